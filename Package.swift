@@ -1,0 +1,52 @@
+// swift-tools-version: 6.0
+// isaerft: interpretability research on language models (hooks, SAEs, ISaeRFT) on an ordinary CPU.
+import PackageDescription
+
+let optimise: [SwiftSetting] = []
+
+let package = Package(
+    name: "isaerft",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "Isaerft", targets: [
+            "IsaerftCore", "IsaerftFiles", "IsaerftTokenizers", "IsaerftModels", "IsaerftCheckpoints",
+        ]),
+        .executable(name: "isaerft", targets: ["isaerft"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+    ],
+    targets: [
+        // BLAS: OpenBLAS from Debian's libopenblas-dev on Linux (pkg-config), Accelerate on macOS.
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev", "pkg-config"])]),
+        // Tensors, BLAS wrapper, forward/backward kernels and their naive Double twins.
+        .target(name: "IsaerftCore",
+                dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))],
+                swiftSettings: optimise),
+        // Checkpoint file formats: safetensors (read, memory-mapped; write).
+        .target(name: "IsaerftFiles", dependencies: ["IsaerftCore"], swiftSettings: optimise),
+        // Tokenizers: GPT-2 byte-level BPE from vocab.json + merges.txt or tokenizer.json.
+        .target(name: "IsaerftTokenizers", swiftSettings: optimise),
+        // Models with TransformerLens hook points: GPT-2 forward, frozen backward, generation.
+        .target(name: "IsaerftModels", dependencies: ["IsaerftCore", "IsaerftFiles"], swiftSettings: optimise),
+        // Finding models: local folders, the Hugging Face cache, downloads from the hub.
+        .target(name: "IsaerftCheckpoints", dependencies: [
+            "IsaerftCore", "IsaerftFiles", "IsaerftTokenizers", "IsaerftModels",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ], swiftSettings: optimise),
+        // The command-line tool: parses, wires, prints.
+        .executableTarget(name: "isaerft", dependencies: [
+            "IsaerftCore", "IsaerftFiles", "IsaerftTokenizers", "IsaerftModels", "IsaerftCheckpoints",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: optimise),
+        // Shared test helpers: approximate comparison, fixtures, ../shared/data lookup.
+        .target(name: "IsaerftTestSupport", dependencies: ["IsaerftCore", "IsaerftFiles"]),
+        .testTarget(name: "IsaerftCoreTests", dependencies: ["IsaerftCore", "IsaerftTestSupport"]),
+        .testTarget(name: "IsaerftFilesTests", dependencies: ["IsaerftFiles", "IsaerftTestSupport"]),
+        .testTarget(name: "IsaerftTokenizersTests", dependencies: ["IsaerftTokenizers", "IsaerftTestSupport"]),
+        .testTarget(name: "IsaerftModelsTests", dependencies: ["IsaerftModels", "IsaerftFiles", "IsaerftTestSupport"]),
+        .testTarget(name: "IsaerftCheckpointsTests", dependencies: ["IsaerftCheckpoints", "IsaerftTestSupport"]),
+    ]
+)

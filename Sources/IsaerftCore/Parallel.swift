@@ -1,0 +1,32 @@
+import Dispatch
+
+/// How many worker chunks the element-wise kernels split their rows into.
+/// Read once; BLAS has its own thread pool (OpenBLAS pthreads) and is never called from these chunks
+/// with large shapes, so the two pools do not oversubscribe the cores.
+public enum Parallel {
+    public static let coreCount: Int = max(1, ProcessInfoShim.activeProcessorCount)
+
+    /// Runs `body` over `0..<n` split into at most `coreCount` contiguous ranges, in parallel when
+    /// the work (`n × costPerItem` scalar operations) is large enough to pay for the hand-off.
+    @inlinable
+    public static func forEach(_ n: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
+        let chunks = min(coreCount, n)
+        if chunks <= 1 || n * costPerItem < 32_768 {
+            if n > 0 { body(0..<n) }
+            return
+        }
+        withoutActuallyEscaping(body) { escapable in
+            // The chunks write disjoint rows; the caller's closure is not Sendable by type only.
+            nonisolated(unsafe) let work = escapable
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                let lo = n * c / chunks, hi = n * (c + 1) / chunks
+                if lo < hi { work(lo..<hi) }
+            }
+        }
+    }
+}
+
+import Foundation
+enum ProcessInfoShim {
+    static var activeProcessorCount: Int { ProcessInfo.processInfo.activeProcessorCount }
+}
