@@ -16,6 +16,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // BLAS: OpenBLAS from Debian's libopenblas-dev on Linux (pkg-config), Accelerate on macOS.
@@ -47,6 +48,11 @@ let package = Package(
         .testTarget(name: "IsaerftFilesTests", dependencies: ["IsaerftFiles", "IsaerftTestSupport"]),
         .testTarget(name: "IsaerftTokenizersTests", dependencies: ["IsaerftTokenizers", "IsaerftTestSupport"]),
         .testTarget(name: "IsaerftModelsTests", dependencies: ["IsaerftModels", "IsaerftFiles", "IsaerftTestSupport"]),
-        .testTarget(name: "IsaerftCheckpointsTests", dependencies: ["IsaerftCheckpoints", "IsaerftTestSupport"]),
+        .testTarget(name: "IsaerftCheckpointsTests", dependencies: [
+            "IsaerftCheckpoints", "IsaerftTestSupport",
+            // A loopback HTTP server that answers like the hub's resolve URLs.
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
     ]
 )
