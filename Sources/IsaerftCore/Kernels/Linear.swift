@@ -1,0 +1,35 @@
+/// How a checkpoint stores a linear layer's weight.
+public enum WeightLayout: Sendable {
+    /// `[in, out]`, y = x·W + b (HF GPT-2 `Conv1D`).
+    case inOut
+    /// `[out, in]`, y = x·Wᵀ + b (`nn.Linear`, Llama/Gemma/Qwen, GGUF).
+    case outIn
+}
+
+/// y[n, out] = x[n, in] · W + b. Matches HF `Conv1D` (`.inOut`) and `nn.Linear` (`.outIn`).
+public func linearForward(out: inout Tensor, x: Tensor, weight: Tensor, bias: Tensor?, layout: WeightLayout) {
+    switch layout {
+    case .inOut: matmul(x, weight, into: &out)
+    case .outIn: matmulTransposedB(x, weight, into: &out)
+    }
+    if let bias { addBias(&out, bias) }
+}
+
+/// Backward of `linearForward`. Adds (+=) into `dx`, `dWeight` and `dBias` when they are non-nil;
+/// a frozen layer passes nil weight gradients and costs one product.
+public func linearBackward(dx: inout Tensor?, dWeight: inout Tensor?, dBias: inout Tensor?,
+                           dOut: Tensor, x: Tensor, weight: Tensor, layout: WeightLayout) {
+    if dx != nil {
+        switch layout {
+        case .inOut: matmulTransposedB(dOut, weight, into: &dx!, accumulate: true)   // dOut·Wᵀ, W [in,out]
+        case .outIn: matmul(dOut, weight, into: &dx!, accumulate: true)              // dOut·W, W [out,in]
+        }
+    }
+    if dWeight != nil {
+        switch layout {
+        case .inOut: matmulTransposedA(x, dOut, into: &dWeight!, accumulate: true)   // xᵀ·dOut
+        case .outIn: matmulTransposedA(dOut, x, into: &dWeight!, accumulate: true)   // dOutᵀ·x
+        }
+    }
+    if dBias != nil { biasBackward(dBias: &dBias!, dOut: dOut) }
+}
