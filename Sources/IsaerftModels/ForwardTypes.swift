@@ -1,0 +1,97 @@
+import IsaerftCore
+
+/// Token ids for one forward pass: `batch` rows of equal length, with an optional attention mask
+/// (false = padding). Positions follow HF `generate`: cumsum(mask) − 1, clipped at 0, so
+/// left-padded rows number their real tokens from 0; with no mask, 0..<T.
+public struct TokenBatch: Sendable, Equatable {
+    public var ids: [[Int]]
+    public var mask: [[Bool]]?
+
+    public init(ids: [[Int]], mask: [[Bool]]? = nil) { self.ids = ids; self.mask = mask }
+    public init(_ ids: [Int]) { self.ids = [ids]; self.mask = nil }
+
+    public var batch: Int { ids.count }
+    public var length: Int { ids.first?.count ?? 0 }
+
+    /// Right-pads rows of different lengths with `pad` and masks the padding.
+    public static func padded(_ rows: [[Int]], pad: Int = 0, left: Bool = false) -> TokenBatch {
+        let t = rows.map(\.count).max() ?? 0
+        let ids = rows.map { r in left ? Array(repeating: pad, count: t - r.count) + r : r + Array(repeating: pad, count: t - r.count) }
+        let mask = rows.map { r in
+            left ? Array(repeating: false, count: t - r.count) + Array(repeating: true, count: r.count)
+                 : Array(repeating: true, count: r.count) + Array(repeating: false, count: t - r.count)
+        }
+        return TokenBatch(ids: ids, mask: rows.allSatisfy { $0.count == t } ? nil : mask)
+    }
+
+    func validate(vocabularySize: Int) throws {
+        guard batch > 0, length > 0 else { throw ModelError.emptyInput }
+        guard ids.allSatisfy({ $0.count == length }) else { throw ModelError.raggedBatch }
+        if let mask, mask.count != batch || !mask.allSatisfy({ $0.count == length }) { throw ModelError.raggedBatch }
+        for row in ids { for id in row where id < 0 || id >= vocabularySize {
+            throw ModelError.tokenOutOfRange(id, vocabularySize: vocabularySize)
+        } }
+    }
+}
+
+/// Which logits to compute: the output layer is the most expensive product for large vocabularies.
+public enum LogitsRequest: Sendable, Equatable {
+    case all
+    case none
+    /// The last position of every row (generation).
+    case lastPosition
+    /// The given positions of every row, in the order given.
+    case positions([Int])
+}
+
+/// Options of one forward pass.
+public struct ForwardOptions {
+    public var hooks: HookSet
+    public var logits: LogitsRequest
+    /// Keep every intermediate activation so `backward` can run.
+    public var retainForBackward: Bool
+    /// Run blocks 0...stopAfterLayer only (no final norm, no logits), like TransformerLens `stop_at_layer = L + 1`.
+    public var stopAfterLayer: Int?
+
+    public init(hooks: HookSet = HookSet(), logits: LogitsRequest = .all, retainForBackward: Bool = false,
+                stopAfterLayer: Int? = nil) {
+        self.hooks = hooks; self.logits = logits; self.retainForBackward = retainForBackward
+        self.stopAfterLayer = stopAfterLayer
+    }
+}
+
+/// The result of a forward pass.
+public struct ForwardResult {
+    /// `[batch, positions, vocab]` as requested by `LogitsRequest` (nil for `.none` or a stopped pass).
+    public var logits: Tensor?
+    /// Captured hook values (after edits), TransformerLens shapes.
+    public var captured: [HookPoint: Tensor]
+    /// Saved activations for `backward` (when `retainForBackward`).
+    public var activations: GPT2Activations?
+}
+
+/// Saved state of one GPT-2 block for the backward pass. Rows are `batch · length`.
+public struct GPT2BlockActivations: Sendable {
+    var residPre: Tensor               // [N, d]
+    var ln1Out: Tensor, ln1Mean: Tensor, ln1Rstd: Tensor
+    var q: Tensor, k: Tensor, v: Tensor  // [N, d] each (heads contiguous)
+    var probs: Tensor                  // [B, H, T, T]
+    var z: Tensor                      // [N, d]
+    var residMid: Tensor
+    var ln2Out: Tensor, ln2Mean: Tensor, ln2Rstd: Tensor
+    var mlpPre: Tensor, mlpPost: Tensor  // [N, m]
+}
+
+/// Everything `backward` needs from a forward pass.
+public struct GPT2Activations: Sendable {
+    public internal(set) var batch: Int
+    public internal(set) var length: Int
+    var ids: [Int]
+    var positions: [Int]
+    var keyMask: [Bool]?
+    var blocks: [GPT2BlockActivations]
+    var residFinal: Tensor?
+    var lnfOut: Tensor?, lnfMean: Tensor?, lnfRstd: Tensor?
+    /// Row indices (into the N rows) whose logits were computed, in output order.
+    var logitRows: [Int]
+}

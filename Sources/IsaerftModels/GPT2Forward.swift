@@ -1,0 +1,282 @@
+import IsaerftCore
+
+/// GPT-2 (HF `GPT2LMHeadModel`) with TransformerLens hook points.
+///
+/// Forward matches transformers' eager GPT-2 (LayerNorm eps from the config, `gelu_new` or exact
+/// GELU, scores / √dh, tied head) and TransformerLens' hook values without weight processing.
+public final class GPT2Model: Sendable {
+    public let config: GPT2Config
+    public let weights: GPT2Weights
+
+    public init(config: GPT2Config, weights: GPT2Weights) {
+        self.config = config
+        self.weights = weights
+    }
+
+    var d: Int { config.width }
+    var heads: Int { config.headCount }
+
+    /// One forward pass over a batch.
+    public func forward(_ batch: TokenBatch, options: ForwardOptions = ForwardOptions()) throws -> ForwardResult {
+        try batch.validate(vocabularySize: config.vocabSize)
+        var cache: KVCache? = nil
+        return try forward(batch, options: options, cache: &cache)
+    }
+
+    /// One forward pass that reads and extends a KV cache (generation). With `cache == nil` on entry
+    /// nothing is cached; pass `KVCache(...)` to start one.
+    public func forward(_ batch: TokenBatch, options: ForwardOptions, cache: inout KVCache?) throws -> ForwardResult {
+        try batch.validate(vocabularySize: config.vocabSize)
+        let B = batch.batch, T = batch.length, N = B * T, d = self.d
+        let past = cache?.length ?? 0
+        if past + T > config.contextLength { throw ModelError.sequenceTooLong(past + T, maximum: config.contextLength) }
+        if let stop = options.stopAfterLayer, stop < 0 || stop >= config.layerCount {
+            throw ModelError.invalidConfig("stop after layer \(stop): the model has blocks 0..<\(config.layerCount)")
+        }
+        let hooks = options.hooks
+        let ids = batch.ids.flatMap { $0 }
+        // Positions: cumsum(mask) − 1 clipped at 0, continuing from the cache (HF generate).
+        var positions = [Int](repeating: 0, count: N)
+        var rowMask: [Bool]? = nil
+        if let m = batch.mask { rowMask = m.flatMap { $0 } }
+        for b in 0..<B {
+            var next = cache?.nextPosition[b] ?? 0
+            for t in 0..<T {
+                let real = rowMask?[b * T + t] ?? true
+                positions[b * T + t] = real ? next : max(0, next - 1)
+                if real { next += 1 }
+            }
+            if cache != nil { cache!.nextPosition[b] = next }
+        }
+        for p in positions where p >= config.contextLength { throw ModelError.sequenceTooLong(p + 1, maximum: config.contextLength) }
+        // Key mask over all cached keys plus this call's.
+        var keyMask: [Bool]? = nil
+        if cache != nil {
+            cache!.appendMask(rowMask ?? [Bool](repeating: true, count: N), batch: B, length: T)
+            keyMask = cache!.keyMaskIfNeeded
+        } else {
+            keyMask = rowMask
+        }
+        var rec = Recorder(hooks: hooks, context: HookContext(batch: B, length: T, positionOffset: past))
+        var acts = options.retainForBackward
+            ? GPT2Activations(batch: B, length: T, ids: ids, positions: positions, keyMask: keyMask, blocks: [], logitRows: [])
+            : nil
+
+        var embed = Tensor(shape: [N, d])
+        embeddingForward(out: &embed, ids: ids, table: weights.tokenEmbedding)
+        try rec.apply(.embed, &embed, shape: [B, T, d])
+        var pos = Tensor(shape: [N, d])
+        embeddingForward(out: &pos, ids: positions, table: weights.positionEmbedding)
+        try rec.apply(.posEmbed, &pos, shape: [B, T, d])
+        var x = Tensor(shape: [N, d])
+        residualForward(out: &x, embed, pos)
+
+        let lastLayer = options.stopAfterLayer ?? config.layerCount - 1
+        for l in 0...lastLayer {
+            x = try block(l, x, batch: B, length: T, keyMask: keyMask, rec: &rec, acts: &acts, cache: &cache)
+        }
+        if cache != nil { cache!.length += T }
+        if options.stopAfterLayer != nil {
+            return ForwardResult(logits: nil, captured: rec.captured, activations: acts)
+        }
+
+        // Final LayerNorm and the head.
+        var lnf = Tensor(shape: [N, d]), mean = Tensor(shape: [N]), rstd = Tensor(shape: [N])
+        try layerNormHooked(out: &lnf, mean: &mean, rstd: &rstd, x: x, weight: weights.lnFinalWeight, bias: weights.lnFinalBias,
+                            scaleHook: .lnFinalScale, normalizedHook: .lnFinalNormalized, batch: B, length: T, rec: &rec)
+        let rows: [Int]
+        switch options.logits {
+        case .all: rows = Array(0..<N)
+        case .none: rows = []
+        case .lastPosition: rows = (0..<B).map { $0 * T + T - 1 }
+        case .positions(let ps):
+            for p in ps where p < 0 || p >= T { throw ModelError.invalidConfig("logit position \(p) outside 0..<\(T)") }
+            rows = (0..<B).flatMap { b in ps.map { b * T + $0 } }
+        }
+        var logits: Tensor? = nil
+        if !rows.isEmpty {
+            let hidden = rows.count == N ? lnf : gatherRows(lnf, rows)
+            var out = Tensor(shape: [rows.count, config.vocabSize])
+            matmulTransposedB(hidden, weights.lmHead ?? weights.tokenEmbedding, into: &out)
+            logits = out.reshaped([B, rows.count / B, config.vocabSize])
+        }
+        if acts != nil {
+            acts!.residFinal = x; acts!.lnfOut = lnf; acts!.lnfMean = mean; acts!.lnfRstd = rstd; acts!.logitRows = rows
+        }
+        return ForwardResult(logits: logits, captured: rec.captured, activations: acts)
+    }
+
+    // MARK: - One block
+
+    func block(_ l: Int, _ input: Tensor, batch B: Int, length T: Int, keyMask: [Bool]?,
+               rec: inout Recorder, acts: inout GPT2Activations?, cache: inout KVCache?) throws -> Tensor {
+        let w = weights.blocks[l], N = B * T, d = self.d, H = heads, dh = config.headDim, m = config.mlpWidth
+        var residPre = input
+        try rec.apply(.residPre(l), &residPre, shape: [B, T, d])
+
+        var ln1 = Tensor(shape: [N, d]), m1 = Tensor(shape: [N]), r1 = Tensor(shape: [N])
+        try layerNormHooked(out: &ln1, mean: &m1, rstd: &r1, x: residPre, weight: w.ln1Weight, bias: w.ln1Bias,
+                            scaleHook: .ln1Scale(l), normalizedHook: .ln1Normalized(l), batch: B, length: T, rec: &rec)
+        var qkv = Tensor(shape: [N, 3 * d])
+        linearForward(out: &qkv, x: ln1, weight: w.qkvWeight, bias: w.qkvBias, layout: .inOut)
+        var (q, k, v) = splitColumns3(qkv, d)
+        try rec.apply(.attnQ(l), &q, shape: [B, T, H, dh])
+        try rec.apply(.attnK(l), &k, shape: [B, T, H, dh])
+        try rec.apply(.attnV(l), &v, shape: [B, T, H, dh])
+
+        // With a cache, attend over every cached key and value plus this call's.
+        var keys = k, values = v, keyLength = T
+        if cache != nil {
+            (keys, values) = cache!.append(layer: l, k: k, v: v, batch: B, length: T)
+            keyLength = cache!.length + T
+        }
+        let geo = AttentionGeometry(batch: B, queryLength: T, keyLength: keyLength, heads: H, headDim: dh,
+                                    scale: config.scaleAttentionWeights ? nil : 1)
+        var probs = Tensor(shape: geo.probsShape)
+        var scores: Tensor? = rec.touches(.attnScores(l)) ? Tensor(shape: geo.probsShape) : nil
+        attentionProbsForward(probs: &probs, scores: &scores, q: q, k: keys, keyMask: keyMask, geometry: geo)
+        if var s = scores, rec.hasEdits(.attnScores(l)) {
+            try rec.apply(.attnScores(l), &s, shape: geo.probsShape)
+            probs = softmaxLastAxis(s)
+        } else if var s = scores {
+            try rec.apply(.attnScores(l), &s, shape: geo.probsShape)
+        }
+        try rec.apply(.attnPattern(l), &probs, shape: geo.probsShape)
+        var z = Tensor(shape: [N, d])
+        attentionApplyForward(z: &z, probs: probs, v: values, geometry: geo)
+        try rec.apply(.attnZ(l), &z, shape: [B, T, H, dh])
+        var attnOut = Tensor(shape: [N, d])
+        linearForward(out: &attnOut, x: z, weight: w.attnProjWeight, bias: w.attnProjBias, layout: .inOut)
+        try rec.apply(.attnOut(l), &attnOut, shape: [B, T, d])
+        var residMid = Tensor(shape: [N, d])
+        residualForward(out: &residMid, residPre, attnOut)
+        try rec.apply(.residMid(l), &residMid, shape: [B, T, d])
+
+        var ln2 = Tensor(shape: [N, d]), m2 = Tensor(shape: [N]), r2 = Tensor(shape: [N])
+        try layerNormHooked(out: &ln2, mean: &m2, rstd: &r2, x: residMid, weight: w.ln2Weight, bias: w.ln2Bias,
+                            scaleHook: .ln2Scale(l), normalizedHook: .ln2Normalized(l), batch: B, length: T, rec: &rec)
+        var pre = Tensor(shape: [N, m])
+        linearForward(out: &pre, x: ln2, weight: w.fcWeight, bias: w.fcBias, layout: .inOut)
+        try rec.apply(.mlpPre(l), &pre, shape: [B, T, m])
+        var post = Tensor(shape: [N, m])
+        geluForward(out: &post, x: pre, kind: config.activation)
+        try rec.apply(.mlpPost(l), &post, shape: [B, T, m])
+        var mlpOut = Tensor(shape: [N, d])
+        linearForward(out: &mlpOut, x: post, weight: w.mlpProjWeight, bias: w.mlpProjBias, layout: .inOut)
+        try rec.apply(.mlpOut(l), &mlpOut, shape: [B, T, d])
+        var residPost = Tensor(shape: [N, d])
+        residualForward(out: &residPost, residMid, mlpOut)
+        try rec.apply(.residPost(l), &residPost, shape: [B, T, d])
+
+        if acts != nil {
+            acts!.blocks.append(GPT2BlockActivations(
+                residPre: residPre, ln1Out: ln1, ln1Mean: m1, ln1Rstd: r1, q: q, k: k, v: v, probs: probs, z: z,
+                residMid: residMid, ln2Out: ln2, ln2Mean: m2, ln2Rstd: r2, mlpPre: pre, mlpPost: post))
+        }
+        return residPost
+    }
+
+    /// LayerNorm with TransformerLens' two hooks: `hook_scale` = √(var + eps) `[b, p, 1]` and
+    /// `hook_normalized` (after the affine, as TransformerLens without `fold_ln`). An edited scale is
+    /// used to renormalise.
+    func layerNormHooked(out: inout Tensor, mean: inout Tensor, rstd: inout Tensor, x: Tensor, weight: Tensor, bias: Tensor,
+                         scaleHook: HookPoint, normalizedHook: HookPoint, batch B: Int, length T: Int,
+                         rec: inout Recorder) throws {
+        layerNormForward(out: &out, mean: &mean, rstd: &rstd, x: x, weight: weight, bias: bias, eps: config.layerNormEps)
+        if rec.touches(scaleHook) {
+            var scale = Tensor(shape: [B, T, 1], scalars: rstd.scalars.map { 1 / $0 })
+            try rec.apply(scaleHook, &scale, shape: [B, T, 1])
+            if rec.hasEdits(scaleHook) {
+                let (n, d) = x.matrixShape
+                for r in 0..<n {
+                    rstd.scalars[r] = 1 / scale.scalars[r]
+                    for i in 0..<d {
+                        out.scalars[r * d + i] = (x.scalars[r * d + i] - mean.scalars[r]) * rstd.scalars[r] * weight.scalars[i] + bias.scalars[i]
+                    }
+                }
+            }
+        }
+        try rec.apply(normalizedHook, &out, shape: [B, T, x.matrixShape.cols])
+    }
+}
+
+// MARK: - Helpers
+
+/// Applies a `HookSet` during one pass and keeps what it captures.
+struct Recorder {
+    let hooks: HookSet
+    let context: HookContext
+    var captured: [HookPoint: Tensor] = [:]
+
+    init(hooks: HookSet, context: HookContext) { self.hooks = hooks; self.context = context }
+
+    func touches(_ h: HookPoint) -> Bool { hooks.touches(h) }
+    func hasEdits(_ h: HookPoint) -> Bool { hooks.edits[h] != nil }
+
+    /// Runs the edits of `h` on `value` seen under its TransformerLens `shape`, then captures it.
+    mutating func apply(_ h: HookPoint, _ value: inout Tensor, shape: [Int]) throws {
+        guard hooks.touches(h) else { return }
+        let internalShape = value.shape
+        if let edits = hooks.edits[h] {
+            var v = value.reshaped(shape)
+            for e in edits { e(&v, context) }
+            guard v.shape == shape else { throw ModelError.hookShapeChanged(h.description, expected: shape, found: v.shape) }
+            value = v.reshaped(internalShape)
+        }
+        if hooks.capture.contains(h) { captured[h] = value.reshaped(shape) }
+    }
+}
+
+/// Splits `[N, 3d]` into three `[N, d]` tensors (columns q | k | v).
+func splitColumns3(_ x: Tensor, _ d: Int) -> (Tensor, Tensor, Tensor) {
+    let n = x.matrixShape.rows
+    var q = Tensor(shape: [n, d]), k = Tensor(shape: [n, d]), v = Tensor(shape: [n, d])
+    x.withUnsafeBufferPointer { px in
+        q.withUnsafeMutableBufferPointer { pq in k.withUnsafeMutableBufferPointer { pk in v.withUnsafeMutableBufferPointer { pv in
+            for r in 0..<n {
+                let src = px.baseAddress! + r * 3 * d
+                (pq.baseAddress! + r * d).update(from: src, count: d)
+                (pk.baseAddress! + r * d).update(from: src + d, count: d)
+                (pv.baseAddress! + r * d).update(from: src + 2 * d, count: d)
+            }
+        } } }
+    }
+    return (q, k, v)
+}
+
+/// Joins three `[N, d]` tensors into `[N, 3d]`.
+func joinColumns3(_ a: Tensor, _ b: Tensor, _ c: Tensor) -> Tensor {
+    let (n, d) = a.matrixShape
+    var out = Tensor(shape: [n, 3 * d])
+    for r in 0..<n {
+        for i in 0..<d {
+            out.scalars[r * 3 * d + i] = a.scalars[r * d + i]
+            out.scalars[r * 3 * d + d + i] = b.scalars[r * d + i]
+            out.scalars[r * 3 * d + 2 * d + i] = c.scalars[r * d + i]
+        }
+    }
+    return out
+}
+
+/// Rows `rows` of a `[N, d]` tensor, in order.
+func gatherRows(_ x: Tensor, _ rows: [Int]) -> Tensor {
+    let d = x.matrixShape.cols
+    var out = Tensor(shape: [rows.count, d])
+    for (i, r) in rows.enumerated() { for j in 0..<d { out.scalars[i * d + j] = x.scalars[r * d + j] } }
+    return out
+}
+
+/// Softmax over the last axis treating −∞ as probability 0; an all −∞ row gives zeros.
+func softmaxLastAxis(_ s: Tensor) -> Tensor {
+    let (n, k) = s.matrixShape
+    var out = s
+    for r in 0..<n {
+        var m = -Float.infinity
+        for j in 0..<k { m = max(m, s.scalars[r * k + j]) }
+        if m == -.infinity { for j in 0..<k { out.scalars[r * k + j] = 0 }; continue }
+        var sum: Float = 0
+        for j in 0..<k { let e = FastMath.exp(s.scalars[r * k + j] - m); out.scalars[r * k + j] = e; sum += e }
+        for j in 0..<k { out.scalars[r * k + j] /= sum }
+    }
+    return out
+}
