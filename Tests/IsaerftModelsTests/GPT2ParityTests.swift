@@ -67,7 +67,9 @@ struct GPT2ParityTests {
         let out = try f.model.forward(TokenBatch(ids: ids), options: ForwardOptions(hooks: HookSet(capture: Set(all))))
         var checked = 0
         for h in all {
-            let key = "single.hook.\(h)"
+            // `tl2.` keys hold TransformerLens 2.x values where 3.x differs (ln*.hook_normalized is
+            // taken after the affine in 2.x, the version SAELens uses).
+            let key = f.reference.info("tl2.single.hook.\(h)") != nil ? "tl2.single.hook.\(h)" : "single.hook.\(h)"
             guard f.reference.info(key) != nil else { continue }
             let want = try f.reference.tensor(key)
             guard let got = out.captured[h] else { Issue.record("\(name): \(h) not captured"); continue }
@@ -96,7 +98,7 @@ struct GPT2ParityTests {
         #expect(hooks.count >= 4)
         let grads = try f.model.backward(out.activations!, dLogits: dLogits, to: Set(hooks))
         for (key, h) in zip(names, hooks) {
-            let want = try f.reference.tensor(key)
+            let want = try f.reference.tensor(f.reference.info("tl2." + key) != nil ? "tl2." + key : key)
             let scale = Double(want.scalars.map { abs($0) }.max() ?? 1)
             let c = compare(grads.hookGradients[h]!, want, atol: 1e-4 * scale)
             #expect(c.passed, "\(name) grad \(h) (max |g| \(scale)): \(c)")
