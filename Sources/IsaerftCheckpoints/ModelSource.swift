@@ -1,0 +1,110 @@
+import Foundation
+import IsaerftCore
+import IsaerftFiles
+import IsaerftModels
+import IsaerftTokenizers
+
+/// A model ready to run: its weights and, when the folder has tokenizer files, its tokenizer.
+public struct LoadedModel: Sendable {
+    public let model: GPT2Model
+    public let tokenizer: (any TextTokenizer)?
+    /// Where the files were read from (a local folder or a cache snapshot).
+    public let folder: URL
+    /// What the user asked for (`gpt2`, `./my-model`).
+    public let spec: String
+
+    /// The tokenizer, or an error saying the model folder has none.
+    public func requireTokenizer() throws -> any TextTokenizer {
+        guard let tokenizer else { throw ModelSourceError.noTokenizer(folder.path) }
+        return tokenizer
+    }
+}
+
+public enum ModelSourceError: Error, CustomStringConvertible, Equatable {
+    case notFound(String)
+    case noTokenizer(String)
+    case unsupportedModelType(String, folder: String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let spec):
+            "model '\(spec)' not found: it is not a folder, and not a Hugging Face repo id in the cache or on the hub"
+        case .noTokenizer(let folder):
+            "\(folder) has no tokenizer (tokenizer.json, or vocab.json + merges.txt)"
+        case let .unsupportedModelType(t, folder):
+            "\(folder)/config.json: model_type '\(t)' is not supported yet (supported: gpt2)"
+        }
+    }
+}
+
+/// Finds and loads models given as a local folder or a hub repo id (`gpt2`, `openai-community/gpt2`,
+/// `org/name@revision`), reading the Hugging Face cache first and downloading what is missing.
+public enum ModelSource {
+    /// Files a model folder may hold besides its weights.
+    static let optionalFiles = ["tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json",
+                                "special_tokens_map.json", "generation_config.json",
+                                "model.safetensors", "model.safetensors.index.json"]
+
+    /// The local folder for `spec`: the folder itself, or a cache snapshot (downloading when allowed).
+    public static func folder(for spec: String, environment: [String: String] = ProcessInfo.processInfo.environment,
+                              allowDownload: Bool = true, progress: HubProgress? = nil) async throws -> URL {
+        var isDir: ObjCBool = false
+        let expanded = (spec as NSString).expandingTildeInPath
+        if FileManager.default.fileExists(atPath: expanded, isDirectory: &isDir), isDir.boolValue {
+            return URL(fileURLWithPath: expanded)
+        }
+        if spec.hasPrefix("/") || spec.hasPrefix(".") || spec.hasPrefix("~") { throw ModelSourceError.notFound(spec) }
+        let parts = spec.split(separator: "@", maxSplits: 1).map(String.init)
+        let repo = parts[0], revision = parts.count > 1 ? parts[1] : "main"
+        guard isRepoID(repo) else { throw ModelSourceError.notFound(spec) }
+        let snapshot = try await snapshotFiles(repo: repo, revision: revision, files: ["config.json"],
+                                               optionalFiles: optionalFiles, allowDownload: allowDownload,
+                                               environment: environment, progress: progress)
+        // A sharded checkpoint lists its shards in the index: fetch those too.
+        let index = snapshot.appendingPathComponent("model.safetensors.index.json")
+        if FileManager.default.fileExists(atPath: index.path),
+           let data = try? Data(contentsOf: index),
+           let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+           let map = json["weight_map"] as? [String: String] {
+            _ = try await snapshotFiles(repo: repo, revision: revision, files: Array(Set(map.values)).sorted(),
+                                        allowDownload: allowDownload, environment: environment, progress: progress)
+        }
+        return snapshot
+    }
+
+    /// Loads the model in `folder` (by `config.json`'s `model_type`) and its tokenizer if present.
+    public static func load(folder: URL, spec: String? = nil, centerWritingWeights: Bool = false) throws -> LoadedModel {
+        let configURL = folder.appendingPathComponent("config.json")
+        guard let data = FileManager.default.contents(atPath: configURL.path) else {
+            throw ModelError.invalidConfig("\(configURL.path) is missing")
+        }
+        let type = ((try? JSONSerialization.jsonObject(with: data)) as? [String: Any])?["model_type"] as? String ?? "gpt2"
+        guard type == "gpt2" else { throw ModelSourceError.unsupportedModelType(type, folder: folder.path) }
+        var model = try GPT2Model.load(folder: folder)
+        if centerWritingWeights { model = model.centeringWritingWeights() }
+        let fm = FileManager.default
+        let hasTokenizer = fm.fileExists(atPath: folder.appendingPathComponent("tokenizer.json").path)
+            || (fm.fileExists(atPath: folder.appendingPathComponent("vocab.json").path)
+                && fm.fileExists(atPath: folder.appendingPathComponent("merges.txt").path))
+        let tokenizer = hasTokenizer ? try Tokenizers.load(directory: folder) : nil
+        return LoadedModel(model: model, tokenizer: tokenizer, folder: folder, spec: spec ?? folder.path)
+    }
+
+    /// Resolves and loads `spec` in one call.
+    public static func load(_ spec: String, centerWritingWeights: Bool = false,
+                            environment: [String: String] = ProcessInfo.processInfo.environment,
+                            progress: HubProgress? = nil) async throws -> LoadedModel {
+        let f = try await folder(for: spec, environment: environment, progress: progress)
+        return try load(folder: f, spec: spec, centerWritingWeights: centerWritingWeights)
+    }
+
+    /// `name` or `org/name` made of the characters the hub allows.
+    static func isRepoID(_ s: String) -> Bool {
+        let parts = s.split(separator: "/", omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count) else { return false }
+        return parts.allSatisfy { p in
+            !p.isEmpty && p.count <= 96 && !p.hasPrefix(".") && !p.contains("..")
+                && p.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }
+        }
+    }
+}
