@@ -14,5 +14,6 @@ struct Isaerft: AsyncParsableCommand {
         commandName: "isaerft",
         abstract: "Run language models with TransformerLens hook points, SAEs and ISaeRFT on the CPU.",
         version: "0.1.0",
-        subcommands: [TokenizeCommand.self, RunCommand.self, GenerateCommand.self, BenchCommand.self])
+        subcommands: [TokenizeCommand.self, RunCommand.self, GenerateCommand.self, BenchCommand.self,
+                      MakeRandomModelCommand.self])
 }
