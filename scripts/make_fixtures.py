@@ -412,6 +412,25 @@ def make_one(c: dict, vers: dict) -> dict:
     summary["max_abs_tl_vs_hf_grad_resid_post0"] = dgrad
     assert dgrad < 1e-5, dgrad
 
+    # ---------------- weight gradients (HF, every parameter trainable) ----------------
+    params = dict(model.named_parameters())
+    last = nL - 1
+    wnames = ["transformer.wpe.weight", "transformer.h.0.ln_1.weight", "transformer.h.0.ln_1.bias",
+              "transformer.h.0.attn.c_attn.weight", "transformer.h.0.attn.c_attn.bias",
+              "transformer.h.0.attn.c_proj.weight", f"transformer.h.{last}.mlp.c_fc.weight",
+              f"transformer.h.{last}.mlp.c_proj.bias", "transformer.ln_f.weight", "transformer.ln_f.bias"]
+    if params["transformer.wte.weight"].numel() <= 20000:
+        wnames.append("transformer.wte.weight")  # includes the tied head's contribution
+    for p in model.parameters():
+        p.requires_grad_(True)
+    with torch.enable_grad():
+        lw = next_token_loss(model(ids).logits, ids)
+        gw = torch.autograd.grad(lw, [params[n] for n in wnames])
+    for n, g in zip(wnames, gw):
+        ref[f"single.wgrad.{n}"] = g.detach().float().clone()
+    for p in model.parameters():
+        p.requires_grad_(False)
+
     # ---------------- padded batch ----------------
     T2 = c["T2"]
     bids = random_ids(gen, (3, T2), V)

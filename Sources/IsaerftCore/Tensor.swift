@@ -25,6 +25,13 @@ public struct Tensor: Sendable, Equatable {
 
     public static func zeros(_ shape: [Int]) -> Tensor { Tensor(shape: shape) }
 
+    /// A tensor whose contents are unspecified, for outputs a kernel overwrites completely (skips
+    /// the zero-fill, which costs as much as a small kernel on large activations and logits).
+    public static func uninitialized(_ shape: [Int]) -> Tensor {
+        let n = shape.reduce(1, *)
+        return Tensor(shape: shape, scalars: [Float](unsafeUninitializedCapacity: n) { _, count in count = n })
+    }
+
     public var count: Int { scalars.count }
     public var rank: Int { shape.count }
 

@@ -62,13 +62,13 @@ public final class GPT2Model: Sendable {
             ? GPT2Activations(batch: B, length: T, ids: ids, positions: positions, keyMask: keyMask, blocks: [], logitRows: [])
             : nil
 
-        var embed = Tensor(shape: [N, d])
+        var embed = Tensor.uninitialized([N, d])
         embeddingForward(out: &embed, ids: ids, table: weights.tokenEmbedding)
         try rec.apply(.embed, &embed, shape: [B, T, d])
-        var pos = Tensor(shape: [N, d])
+        var pos = Tensor.uninitialized([N, d])
         embeddingForward(out: &pos, ids: positions, table: weights.positionEmbedding)
         try rec.apply(.posEmbed, &pos, shape: [B, T, d])
-        var x = Tensor(shape: [N, d])
+        var x = Tensor.uninitialized([N, d])
         residualForward(out: &x, embed, pos)
 
         let lastLayer = options.stopAfterLayer ?? config.layerCount - 1
@@ -81,7 +81,7 @@ public final class GPT2Model: Sendable {
         }
 
         // Final LayerNorm and the head.
-        var lnf = Tensor(shape: [N, d]), mean = Tensor(shape: [N]), rstd = Tensor(shape: [N])
+        var lnf = Tensor.uninitialized([N, d]), mean = Tensor.uninitialized([N]), rstd = Tensor.uninitialized([N])
         try layerNormHooked(out: &lnf, mean: &mean, rstd: &rstd, x: x, weight: weights.lnFinalWeight, bias: weights.lnFinalBias,
                             scaleHook: .lnFinalScale, normalizedHook: .lnFinalNormalized, batch: B, length: T, rec: &rec)
         let rows: [Int]
@@ -96,7 +96,7 @@ public final class GPT2Model: Sendable {
         var logits: Tensor? = nil
         if !rows.isEmpty {
             let hidden = rows.count == N ? lnf : gatherRows(lnf, rows)
-            var out = Tensor(shape: [rows.count, config.vocabSize])
+            var out = Tensor.uninitialized([rows.count, config.vocabSize])
             matmulTransposedB(hidden, weights.lmHead ?? weights.tokenEmbedding, into: &out)
             logits = out.reshaped([B, rows.count / B, config.vocabSize])
         }
@@ -114,10 +114,10 @@ public final class GPT2Model: Sendable {
         var residPre = input
         try rec.apply(.residPre(l), &residPre, shape: [B, T, d])
 
-        var ln1 = Tensor(shape: [N, d]), m1 = Tensor(shape: [N]), r1 = Tensor(shape: [N])
+        var ln1 = Tensor.uninitialized([N, d]), m1 = Tensor.uninitialized([N]), r1 = Tensor.uninitialized([N])
         try layerNormHooked(out: &ln1, mean: &m1, rstd: &r1, x: residPre, weight: w.ln1Weight, bias: w.ln1Bias,
                             scaleHook: .ln1Scale(l), normalizedHook: .ln1Normalized(l), batch: B, length: T, rec: &rec)
-        var qkv = Tensor(shape: [N, 3 * d])
+        var qkv = Tensor.uninitialized([N, 3 * d])
         linearForward(out: &qkv, x: ln1, weight: w.qkvWeight, bias: w.qkvBias, layout: .inOut)
         var (q, k, v) = splitColumns3(qkv, d)
         try rec.apply(.attnQ(l), &q, shape: [B, T, H, dh])
@@ -132,7 +132,7 @@ public final class GPT2Model: Sendable {
         }
         let geo = AttentionGeometry(batch: B, queryLength: T, keyLength: keyLength, heads: H, headDim: dh,
                                     scale: config.scaleAttentionWeights ? nil : 1)
-        var probs = Tensor(shape: geo.probsShape)
+        var probs = Tensor.uninitialized(geo.probsShape)
         var scores: Tensor? = rec.touches(.attnScores(l)) ? Tensor(shape: geo.probsShape) : nil
         attentionProbsForward(probs: &probs, scores: &scores, q: q, k: keys, keyMask: keyMask, geometry: geo)
         if var s = scores, rec.hasEdits(.attnScores(l)) {
@@ -142,29 +142,29 @@ public final class GPT2Model: Sendable {
             try rec.apply(.attnScores(l), &s, shape: geo.probsShape)
         }
         try rec.apply(.attnPattern(l), &probs, shape: geo.probsShape)
-        var z = Tensor(shape: [N, d])
+        var z = Tensor.uninitialized([N, d])
         attentionApplyForward(z: &z, probs: probs, v: values, geometry: geo)
         try rec.apply(.attnZ(l), &z, shape: [B, T, H, dh])
-        var attnOut = Tensor(shape: [N, d])
+        var attnOut = Tensor.uninitialized([N, d])
         linearForward(out: &attnOut, x: z, weight: w.attnProjWeight, bias: w.attnProjBias, layout: .inOut)
         try rec.apply(.attnOut(l), &attnOut, shape: [B, T, d])
-        var residMid = Tensor(shape: [N, d])
+        var residMid = Tensor.uninitialized([N, d])
         residualForward(out: &residMid, residPre, attnOut)
         try rec.apply(.residMid(l), &residMid, shape: [B, T, d])
 
-        var ln2 = Tensor(shape: [N, d]), m2 = Tensor(shape: [N]), r2 = Tensor(shape: [N])
+        var ln2 = Tensor.uninitialized([N, d]), m2 = Tensor.uninitialized([N]), r2 = Tensor.uninitialized([N])
         try layerNormHooked(out: &ln2, mean: &m2, rstd: &r2, x: residMid, weight: w.ln2Weight, bias: w.ln2Bias,
                             scaleHook: .ln2Scale(l), normalizedHook: .ln2Normalized(l), batch: B, length: T, rec: &rec)
-        var pre = Tensor(shape: [N, m])
+        var pre = Tensor.uninitialized([N, m])
         linearForward(out: &pre, x: ln2, weight: w.fcWeight, bias: w.fcBias, layout: .inOut)
         try rec.apply(.mlpPre(l), &pre, shape: [B, T, m])
-        var post = Tensor(shape: [N, m])
+        var post = Tensor.uninitialized([N, m])
         geluForward(out: &post, x: pre, kind: config.activation)
         try rec.apply(.mlpPost(l), &post, shape: [B, T, m])
-        var mlpOut = Tensor(shape: [N, d])
+        var mlpOut = Tensor.uninitialized([N, d])
         linearForward(out: &mlpOut, x: post, weight: w.mlpProjWeight, bias: w.mlpProjBias, layout: .inOut)
         try rec.apply(.mlpOut(l), &mlpOut, shape: [B, T, d])
-        var residPost = Tensor(shape: [N, d])
+        var residPost = Tensor.uninitialized([N, d])
         residualForward(out: &residPost, residMid, mlpOut)
         try rec.apply(.residPost(l), &residPost, shape: [B, T, d])
 
@@ -230,7 +230,7 @@ struct Recorder {
 /// Splits `[N, 3d]` into three `[N, d]` tensors (columns q | k | v).
 func splitColumns3(_ x: Tensor, _ d: Int) -> (Tensor, Tensor, Tensor) {
     let n = x.matrixShape.rows
-    var q = Tensor(shape: [n, d]), k = Tensor(shape: [n, d]), v = Tensor(shape: [n, d])
+    var q = Tensor.uninitialized([n, d]), k = Tensor.uninitialized([n, d]), v = Tensor.uninitialized([n, d])
     x.withUnsafeBufferPointer { px in
         q.withUnsafeMutableBufferPointer { pq in k.withUnsafeMutableBufferPointer { pk in v.withUnsafeMutableBufferPointer { pv in
             for r in 0..<n {

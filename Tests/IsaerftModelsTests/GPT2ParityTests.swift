@@ -134,3 +134,27 @@ struct GPT2ParityTests {
         #expect(c.passed, "\(name) centred log-probs: \(c)")
     }
 }
+
+@Suite("GPT-2 weight gradients against PyTorch")
+struct GPT2WeightGradientTests {
+    /// d loss / d weight with every parameter trainable (HF autograd). Bound 1e-4 of the largest |g|.
+    @Test("weight gradients match transformers' autograd", arguments: gpt2FixtureNames)
+    func weightGradients(name: String) throws {
+        let f = try GPT2Fixture(name)
+        let keys = f.reference.names.filter { $0.hasPrefix("single.wgrad.") }
+        guard !keys.isEmpty else { Issue.record("\(name): no weight gradients in the fixture"); return }
+        let batch = TokenBatch(ids: try f.ids("single.input_ids"))
+        let out = try f.model.forward(batch, options: ForwardOptions(retainForBackward: true))
+        let (_, d) = nextTokenLoss(logits: out.logits!, batch: batch)
+        let g = try f.model.backward(out.activations!, dLogits: d, to: [], weightGradients: true).weightGradients!
+        let named = Dictionary(uniqueKeysWithValues: g.namedTensors(f.model.config))
+        for key in keys {
+            let param = String(key.dropFirst("single.wgrad.".count))
+            let want = try f.reference.tensor(key)
+            guard let got = named[param] else { Issue.record("\(name): no gradient for \(param)"); continue }
+            let scale = Double(want.scalars.map { abs($0) }.max() ?? 1)
+            let c = compare(got.reshaped(want.shape), want, atol: 1e-4 * scale)
+            #expect(c.passed, "\(name) d/d \(param) (max |g| \(scale)): \(c)")
+        }
+    }
+}
