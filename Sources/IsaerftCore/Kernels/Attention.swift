@@ -97,7 +97,7 @@ private func softmaxRow(_ s: UnsafeMutablePointer<Float>, i: Int, b: Int, keyMas
     for j in 0..<Tk {
         if g.visible(i, j, b, keyMask) {
             if let cap = g.softcap { s[j] = cap * FastMath.tanh(s[j] / cap) }
-            m = max(m, s[j])
+            if s[j].isNaN || s[j] > m { m = s[j] }   // NaN wins (`max` would skip it), so a NaN row stays NaN
         } else {
             s[j] = -.infinity
         }
