@@ -22,9 +22,11 @@ let package = Package(
         // BLAS: OpenBLAS from Debian's libopenblas-dev on Linux (pkg-config), Accelerate on macOS.
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev", "pkg-config"])]),
+        // Element-wise kernels in C (vectorised loops, one clone per x86 CPU family), -O3 in every build.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // Tensors, BLAS wrapper, forward/backward kernels and their naive Double twins.
         .target(name: "IsaerftCore",
-                dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))],
+                dependencies: ["CKernels", .target(name: "CBLAS", condition: .when(platforms: [.linux]))],
                 swiftSettings: optimise),
         // Checkpoint file formats: safetensors (read, memory-mapped; write).
         .target(name: "IsaerftFiles", dependencies: ["IsaerftCore"], swiftSettings: optimise),
@@ -48,6 +50,8 @@ let package = Package(
         .testTarget(name: "IsaerftFilesTests", dependencies: ["IsaerftFiles", "IsaerftTestSupport"]),
         .testTarget(name: "IsaerftTokenizersTests", dependencies: ["IsaerftTokenizers", "IsaerftTestSupport"]),
         .testTarget(name: "IsaerftModelsTests", dependencies: ["IsaerftModels", "IsaerftFiles", "IsaerftTestSupport"]),
+        // End-to-end: runs the built `isaerft` binary (skips when it has not been built).
+        .testTarget(name: "IsaerftCLITests", dependencies: ["IsaerftFiles", "IsaerftTestSupport"]),
         .testTarget(name: "IsaerftCheckpointsTests", dependencies: [
             "IsaerftCheckpoints", "IsaerftTestSupport",
             // A loopback HTTP server that answers like the hub's resolve URLs.

@@ -1,3 +1,4 @@
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #else
@@ -22,14 +23,11 @@ public func geluForward(out: inout Tensor, x: Tensor, kind: GELUKind) {
         let po = po.baseAddress!, px = px.baseAddress!
         Parallel.forEach((n + 15) / 16, costPerItem: 16 * 20) { blocks in
             let lo = blocks.lowerBound * 16, hi = min(n, blocks.upperBound * 16)
-            for i in lo..<hi { po[i] = px[i] }
             switch kind {
             case .tanh:
-                FastMath.map(po + lo, hi - lo) { x in
-                    0.5 * x * (1 + FastMath.tanh(geluC * (x + 0.044715 * x * x * x)))
-                }
+                isa_gelu_tanh_forward(po + lo, px + lo, hi - lo)
             case .exact:
-                for i in lo..<hi { let v = po[i]; po[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)) }
+                for i in lo..<hi { let v = px[i]; po[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)) }
             }
         }
     } }
@@ -45,19 +43,7 @@ public func geluBackward(dx: inout Tensor, dOut: Tensor, x: Tensor, kind: GELUKi
             let lo = blocks.lowerBound * 16, hi = min(n, blocks.upperBound * 16)
             switch kind {
             case .tanh:
-                var i = lo
-                while i < hi {
-                    let m = min(16, hi - i)
-                    var x = FastMath.V(repeating: 0), g = FastMath.V(repeating: 0)
-                    for j in 0..<m { x[j] = px[i + j]; g[j] = pg[i + j] }
-                    let x3 = x * x * x
-                    let t = FastMath.tanh(geluC * (x + 0.044715 * x3))
-                    let dudx = geluC * (1 + 3 * 0.044715 * x * x)
-                    let dy = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * dudx
-                    let r = g * dy
-                    for j in 0..<m { pd[i + j] += r[j] }
-                    i += 16
-                }
+                isa_gelu_tanh_backward(pd + lo, pg + lo, px + lo, hi - lo)
             case .exact:
                 for i in lo..<hi {
                     let v = px[i]
@@ -76,8 +62,7 @@ public func siluForward(out: inout Tensor, x: Tensor) {
     let n = x.count
     x.withUnsafeBufferPointer { px in out.withUnsafeMutableBufferPointer { po in
         let po = po.baseAddress!, px = px.baseAddress!
-        for i in 0..<n { po[i] = px[i] }
-        FastMath.map(po, n) { x in x / (1 + FastMath.exp(-x)) }
+        isa_silu_forward(po, px, n)
     } }
 }
 

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Sizes and options of one causal self-attention call.
 ///
 /// Rows of q are `[batch · queryLength, heads · headDim]`, rows of k and v are
@@ -103,10 +105,7 @@ private func softmaxRow(_ s: UnsafeMutablePointer<Float>, i: Int, b: Int, keyMas
         }
     }
     if m == -.infinity { for j in 0..<Tk { s[j] = 0 }; return }
-    for j in 0..<Tk { s[j] -= m }
-    FastMath.map(s, Tk) { FastMath.exp($0) }
-    var sum: Float = 0
-    for j in 0..<Tk { sum += s[j] }
+    let sum = isa_exp_shifted_sum(s, Tk, m)
     let inv = 1 / sum
     for j in 0..<Tk { s[j] *= inv }
 }

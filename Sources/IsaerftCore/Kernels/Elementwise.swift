@@ -1,3 +1,5 @@
+import CKernels
+
 /// Residual add and small element-wise helpers.
 
 /// `out = a + b` (same shape). Matches `torch.add`.
@@ -5,7 +7,7 @@ public func residualForward(out: inout Tensor, _ a: Tensor, _ b: Tensor) {
     precondition(a.shape == b.shape && out.count == a.count, "residualForward: shapes \(a.shape), \(b.shape), out \(out.shape)")
     let n = a.count
     a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in out.withUnsafeMutableBufferPointer { po in
-        for i in 0..<n { po[i] = pa[i] + pb[i] }
+        isa_add(po.baseAddress!, pa.baseAddress!, pb.baseAddress!, n)
     } } }
 }
 

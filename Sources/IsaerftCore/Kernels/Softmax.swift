@@ -1,3 +1,4 @@
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #else
@@ -27,14 +28,7 @@ public func logSumExp(_ row: UnsafePointer<Float>, _ v: Int) -> Double {
     var m = -Float.infinity
     for i in 0..<v { m = max(m, row[i]) }
     if m == -.infinity { return -.infinity }
-    var s: Double = 0
-    var i = 0
-    while i + 16 <= v {
-        let x = UnsafeRawPointer(row + i).loadUnaligned(as: FastMath.V.self)
-        s += Double(FastMath.exp(x - m).sum())
-        i += 16
-    }
-    while i < v { s += Double(expf(row[i] - m)); i += 1 }
+    let s = isa_sum_exp(row, v, m)
     return Double(m) + log(s)
 }
 
@@ -68,14 +62,7 @@ public func crossEntropyBackward(dLogits: inout Tensor, dLoss: [Float], logits: 
             for r in rows where targets[r] >= 0 && dLoss[r] != 0 {
                 let row = pl.baseAddress! + r * v, out = pd + r * v
                 let lse = Float(logSumExp(row, v)), g = dLoss[r]
-                var i = 0
-                while i + 16 <= v {
-                    let x = UnsafeRawPointer(row + i).loadUnaligned(as: FastMath.V.self)
-                    let o = UnsafeRawPointer(out + i).loadUnaligned(as: FastMath.V.self)
-                    UnsafeMutableRawPointer(out + i).storeBytes(of: o + g * FastMath.exp(x - lse), as: FastMath.V.self)
-                    i += 16
-                }
-                while i < v { out[i] += g * expf(row[i] - lse); i += 1 }
+                isa_add_scaled_exp(out, row, v, lse, g)
                 out[targets[r]] -= g
             }
         }

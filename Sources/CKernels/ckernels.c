@@ -1,0 +1,134 @@
+#include "ckernels.h"
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__clang__) && defined(__linux__)
+#define CLONES __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+#else
+#define CLONES
+#endif
+
+static inline float bits_to_float(int32_t i) { float f; memcpy(&f, &i, 4); return f; }
+
+/* Cephes expf; branch-free so the loops vectorise. */
+static inline float exp_approx(float x) {
+    const float hi = 88.72283f, lo = -87.33654f, magic = 12582912.0f; /* 1.5 * 2^23 */
+    int over = x > hi, under = x < lo;
+    float xc = over ? hi : (under ? lo : x);
+    float n = (xc * 1.44269504088896341f + magic) - magic; /* round to nearest even */
+    float r = xc - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t ni = (int32_t)n; /* n in [-126, 128]; garbage only for NaN, where p is NaN */
+    int32_t half = ni >> 1;
+    float s = p * bits_to_float((half + 127) << 23) * bits_to_float((ni - half + 127) << 23);
+    s = under ? 0.0f : s;
+    return over ? INFINITY : s;
+}
+
+/* tanh via exp, saturating at exactly +-1 for |x| >= 10; NaN propagates. */
+static inline float tanh_approx(float x) {
+    float c = x > 10.0f ? 10.0f : (x < -10.0f ? -10.0f : x);
+    float e = exp_approx(c + c);
+    float t = 1.0f - 2.0f / (e + 1.0f);
+    return x != x ? x : t;
+}
+
+CLONES void isa_exp_inplace(float *x, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) x[i] = exp_approx(x[i]);
+}
+
+CLONES float isa_exp_shifted_sum(float *x, ptrdiff_t n, float m) {
+    float sum = 0.0f;
+    for (ptrdiff_t i = 0; i < n; i++) { float e = exp_approx(x[i] - m); x[i] = e; sum += e; }
+    return sum;
+}
+
+#define GELU_C 0.7978845608028654f
+
+CLONES void isa_gelu_tanh_forward(float *out, const float *x, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) {
+        float v = x[i];
+        out[i] = 0.5f * v * (1.0f + tanh_approx(GELU_C * (v + 0.044715f * v * v * v)));
+    }
+}
+
+CLONES void isa_gelu_tanh_backward(float *dx, const float *dout, const float *x, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) {
+        float v = x[i];
+        float t = tanh_approx(GELU_C * (v + 0.044715f * v * v * v));
+        float dudx = GELU_C * (1.0f + 3.0f * 0.044715f * v * v);
+        dx[i] += dout[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * dudx);
+    }
+}
+
+CLONES void isa_silu_forward(float *out, const float *x, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) { float v = x[i]; out[i] = v / (1.0f + exp_approx(-v)); }
+}
+
+CLONES void isa_layernorm_rows(float *out, float *mean, float *rstd, const float *x, const float *w, const float *b,
+                               ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t d, float eps) {
+    for (ptrdiff_t r = lo; r < hi; r++) {
+        const float *row = x + r * d;
+        double s = 0.0;
+        for (ptrdiff_t i = 0; i < d; i++) s += row[i];
+        double mu = s / (double)d;
+        double v = 0.0;
+        for (ptrdiff_t i = 0; i < d; i++) { double c = row[i] - mu; v += c * c; }
+        float m = (float)mu, rs = (float)(1.0 / sqrt(v / (double)d + (double)eps));
+        mean[r] = m; rstd[r] = rs;
+        float *o = out + r * d;
+        if (w && b) for (ptrdiff_t i = 0; i < d; i++) o[i] = (row[i] - m) * rs * w[i] + b[i];
+        else if (w) for (ptrdiff_t i = 0; i < d; i++) o[i] = (row[i] - m) * rs * w[i];
+        else for (ptrdiff_t i = 0; i < d; i++) o[i] = (row[i] - m) * rs;
+    }
+}
+
+CLONES void isa_add(float *out, const float *a, const float *b, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+CLONES double isa_sum_exp(const float *x, ptrdiff_t n, float m) {
+    /* Four float partial sums per lane group, accumulated into double every 64 elements. */
+    double total = 0.0;
+    ptrdiff_t i = 0;
+    while (i < n) {
+        ptrdiff_t end = i + 64 < n ? i + 64 : n;
+        float s = 0.0f;
+        for (; i < end; i++) s += exp_approx(x[i] - m);
+        total += s;
+    }
+    return total;
+}
+
+CLONES void isa_add_scaled_exp(float *out, const float *x, ptrdiff_t n, float shift, float g) {
+    for (ptrdiff_t i = 0; i < n; i++) out[i] += g * exp_approx(x[i] - shift);
+}
+
+CLONES void isa_layernorm_backward_rows(float *dx, const float *dout, const float *x, const float *w,
+                                        const float *mean, const float *rstd, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t d) {
+    for (ptrdiff_t r = lo; r < hi; r++) {
+        const float *g = dout + r * d, *xr = x + r * d;
+        float *o = dx + r * d;
+        float mu = mean[r], rs = rstd[r];
+        float sumG = 0.0f, sumGX = 0.0f;
+        for (ptrdiff_t i = 0; i < d; i++) {
+            float gi = w ? g[i] * w[i] : g[i];
+            sumG += gi;
+            sumGX += gi * (xr[i] - mu) * rs;
+        }
+        float mG = sumG / (float)d, mGX = sumGX / (float)d;
+        for (ptrdiff_t i = 0; i < d; i++) {
+            float gi = w ? g[i] * w[i] : g[i];
+            float xh = (xr[i] - mu) * rs;
+            o[i] += rs * (gi - mG - xh * mGX);
+        }
+    }
+}
