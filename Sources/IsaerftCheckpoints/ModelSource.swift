@@ -6,7 +6,7 @@ import IsaerftTokenizers
 
 /// A model ready to run: its weights and, when the folder has tokenizer files, its tokenizer.
 public struct LoadedModel: Sendable {
-    public let model: GPT2Model
+    public let model: any HookedLanguageModel
     public let tokenizer: (any TextTokenizer)?
     /// Where the files were read from (a local folder or a cache snapshot).
     public let folder: URL
@@ -32,7 +32,7 @@ public enum ModelSourceError: Error, CustomStringConvertible, Equatable {
         case .noTokenizer(let folder):
             "\(folder) has no tokenizer (tokenizer.json, or vocab.json + merges.txt)"
         case let .unsupportedModelType(t, folder):
-            "\(folder)/config.json: model_type '\(t)' is not supported yet (supported: gpt2)"
+            "\(folder)/config.json: model_type '\(t)' is not supported (gpt2, llama, qwen2, qwen3, gemma2, gemma3_text)"
         }
     }
 }
@@ -79,9 +79,20 @@ public enum ModelSource {
             throw ModelError.invalidConfig("\(configURL.path) is missing")
         }
         let type = ((try? JSONSerialization.jsonObject(with: data)) as? [String: Any])?["model_type"] as? String ?? "gpt2"
-        guard type == "gpt2" else { throw ModelSourceError.unsupportedModelType(type, folder: folder.path) }
-        var model = try GPT2Model.load(folder: folder)
-        if centerWritingWeights { model = model.centeringWritingWeights() }
+        let model: any HookedLanguageModel
+        switch type {
+        case "gpt2":
+            var gpt2 = try GPT2Model.load(folder: folder)
+            if centerWritingWeights { gpt2 = gpt2.centeringWritingWeights() }
+            model = gpt2
+        case "llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3", "gemma3_text":
+            if centerWritingWeights {
+                throw ModelSourceError.unsupportedModelType("\(type) with --center-writing-weights", folder: folder.path)
+            }
+            model = try DecoderModel.load(folder: folder)
+        default:
+            throw ModelSourceError.unsupportedModelType(type, folder: folder.path)
+        }
         let fm = FileManager.default
         let hasTokenizer = fm.fileExists(atPath: folder.appendingPathComponent("tokenizer.json").path)
             || (fm.fileExists(atPath: folder.appendingPathComponent("vocab.json").path)

@@ -67,7 +67,7 @@ public struct ForwardResult {
     /// Captured hook values (after edits), TransformerLens shapes.
     public var captured: [HookPoint: Tensor]
     /// Saved activations for `backward` (when `retainForBackward`).
-    public var activations: GPT2Activations?
+    public var activations: ModelActivations?
 }
 
 /// Saved state of one GPT-2 block for the backward pass. Rows are `batch · length`.

@@ -1,13 +1,5 @@
 import IsaerftCore
 
-/// Gradients from one backward pass.
-public struct BackwardResult {
-    /// d loss / d (hook value after edits), TransformerLens shapes, for each requested hook.
-    public var hookGradients: [HookPoint: Tensor]
-    /// Weight gradients (same layout as the weights), when requested.
-    public var weightGradients: GPT2Weights?
-}
-
 extension GPT2Model {
     /// Hooks whose gradient `backward` can report (not the norm scales or pre-softmax scores).
     public static func supportsGradient(_ h: HookPoint) -> Bool {
@@ -21,8 +13,12 @@ extension GPT2Model {
     /// model, llm.c style: the forward list in reverse. Stops as soon as every requested hook's
     /// gradient is known, unless weight gradients are requested (then it runs to the embeddings).
     /// Edits made at hook points during the forward pass are treated as the identity.
-    public func backward(_ acts: GPT2Activations, dLogits: Tensor, to hooks: Set<HookPoint>,
-                         weightGradients: Bool = false) throws -> BackwardResult {
+    public func backward(_ activations: ModelActivations, dLogits: Tensor, to hooks: Set<HookPoint>,
+                         weightGradients: Bool) throws -> BackwardResult {
+        guard case .gpt2(let acts) = activations else {
+            throw ModelError.invalidConfig("activations from another model family were passed to GPT-2's backward")
+        }
+        for h in hooks where !hookPoints.contains(h) { throw ModelError.unknownHook(h.description, available: "GPT-2 hook names") }
         for h in hooks where !Self.supportsGradient(h) {
             throw ModelError.invalidConfig("the gradient at \(h) is not available (norm scales and attention scores have none here)")
         }
@@ -50,7 +46,7 @@ extension GPT2Model {
             if wg!.lmHead != nil { matmulTransposedA(dLogits2, hidden, into: &wg!.lmHead!, accumulate: true) }
             else { matmulTransposedA(dLogits2, hidden, into: &wg!.tokenEmbedding, accumulate: true) }
         }
-        if rec.record(.lnFinalNormalized, dLnf, [B, T, d]) { return BackwardResult(hookGradients: rec.gradients, weightGradients: wg) }
+        if rec.record(.lnFinalNormalized, dLnf, [B, T, d]) { return BackwardResult(hookGradients: rec.gradients, weightGradients: wg.map { Self.named($0, config) }) }
         var dx = Tensor(shape: [N, d])
         var dW: Tensor? = wg?.lnFinalWeight, dB: Tensor? = wg?.lnFinalBias
         layerNormBackward(dx: &dx, dWeight: &dW, dBias: &dB, dOut: dLnf, x: residFinal, weight: weights.lnFinalWeight,
@@ -122,7 +118,13 @@ extension GPT2Model {
                 embeddingBackward(dTable: &wg!.positionEmbedding, dOut: dx, ids: acts.positions)
             }
         }
-        return BackwardResult(hookGradients: rec.gradients, weightGradients: wg)
+        return BackwardResult(hookGradients: rec.gradients, weightGradients: wg.map { Self.named($0, config) })
+    }
+}
+
+extension GPT2Model {
+    static func named(_ w: GPT2Weights, _ c: GPT2Config) -> [String: Tensor] {
+        Dictionary(uniqueKeysWithValues: w.namedTensors(c))
     }
 }
 

@@ -4,7 +4,7 @@ import IsaerftCore
 ///
 /// Forward matches transformers' eager GPT-2 (LayerNorm eps from the config, `gelu_new` or exact
 /// GELU, scores / √dh, tied head) and TransformerLens' hook values without weight processing.
-public final class GPT2Model: Sendable {
+public final class GPT2Model: HookedLanguageModel {
     public let config: GPT2Config
     public let weights: GPT2Weights
 
@@ -13,15 +13,16 @@ public final class GPT2Model: Sendable {
         self.weights = weights
     }
 
+    public var vocabularySize: Int { config.vocabSize }
+    public var layerCount: Int { config.layerCount }
+    public var contextLength: Int { config.contextLength }
+    public var bosTokenID: Int? { config.bosTokenID }
+    public var eosTokenID: Int? { config.eosTokenID }
+    public var hookPoints: [HookPoint] { HookPoint.all(layerCount: config.layerCount) }
+    public func makeCache(batch: Int) -> KVCache { KVCache(layers: config.layerCount, batch: batch) }
+
     var d: Int { config.width }
     var heads: Int { config.headCount }
-
-    /// One forward pass over a batch.
-    public func forward(_ batch: TokenBatch, options: ForwardOptions = ForwardOptions()) throws -> ForwardResult {
-        try batch.validate(vocabularySize: config.vocabSize)
-        var cache: KVCache? = nil
-        return try forward(batch, options: options, cache: &cache)
-    }
 
     /// One forward pass that reads and extends a KV cache (generation). With `cache == nil` on entry
     /// nothing is cached; pass `KVCache(...)` to start one.
@@ -77,7 +78,7 @@ public final class GPT2Model: Sendable {
         }
         if cache != nil { cache!.length += T }
         if options.stopAfterLayer != nil {
-            return ForwardResult(logits: nil, captured: rec.captured, activations: acts)
+            return ForwardResult(logits: nil, captured: rec.captured, activations: acts.map { .gpt2($0) })
         }
 
         // Final LayerNorm and the head.
@@ -103,7 +104,7 @@ public final class GPT2Model: Sendable {
         if acts != nil {
             acts!.residFinal = x; acts!.lnfOut = lnf; acts!.lnfMean = mean; acts!.lnfRstd = rstd; acts!.logitRows = rows
         }
-        return ForwardResult(logits: logits, captured: rec.captured, activations: acts)
+        return ForwardResult(logits: logits, captured: rec.captured, activations: acts.map { .gpt2($0) })
     }
 
     // MARK: - One block

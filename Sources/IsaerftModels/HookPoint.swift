@@ -12,6 +12,9 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible {
     case attnQ(Int), attnK(Int), attnV(Int), attnScores(Int), attnPattern(Int), attnZ(Int)
     case mlpPre(Int), mlpPost(Int)
     case lnFinalScale, lnFinalNormalized
+    // Llama / Qwen / Gemma blocks (TransformerLens names for rotary, gated-MLP and Gemma post-norm models).
+    case rotQ(Int), rotK(Int), mlpPreLinear(Int)
+    case ln1PostScale(Int), ln1PostNormalized(Int), ln2PostScale(Int), ln2PostNormalized(Int)
 
     public var description: String {
         switch self {
@@ -36,6 +39,13 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible {
         case .mlpPost(let l): "blocks.\(l).mlp.hook_post"
         case .lnFinalScale: "ln_final.hook_scale"
         case .lnFinalNormalized: "ln_final.hook_normalized"
+        case .rotQ(let l): "blocks.\(l).attn.hook_rot_q"
+        case .rotK(let l): "blocks.\(l).attn.hook_rot_k"
+        case .mlpPreLinear(let l): "blocks.\(l).mlp.hook_pre_linear"
+        case .ln1PostScale(let l): "blocks.\(l).ln1_post.hook_scale"
+        case .ln1PostNormalized(let l): "blocks.\(l).ln1_post.hook_normalized"
+        case .ln2PostScale(let l): "blocks.\(l).ln2_post.hook_scale"
+        case .ln2PostNormalized(let l): "blocks.\(l).ln2_post.hook_normalized"
         }
     }
 
@@ -46,11 +56,12 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible {
         case .residPre(let l), .residMid(let l), .residPost(let l), .attnOut(let l), .mlpOut(let l),
              .ln1Scale(let l), .ln1Normalized(let l), .ln2Scale(let l), .ln2Normalized(let l),
              .attnQ(let l), .attnK(let l), .attnV(let l), .attnScores(let l), .attnPattern(let l), .attnZ(let l),
-             .mlpPre(let l), .mlpPost(let l): l
+             .mlpPre(let l), .mlpPost(let l), .rotQ(let l), .rotK(let l), .mlpPreLinear(let l),
+             .ln1PostScale(let l), .ln1PostNormalized(let l), .ln2PostScale(let l), .ln2PostNormalized(let l): l
         }
     }
 
-    /// Position in the forward pass (larger runs later); used to stop a backward pass early.
+    /// Position in the forward pass (larger runs later).
     public func order(layerCount: Int) -> Int {
         let slot: Int
         switch self {
@@ -64,17 +75,24 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible {
         case .attnQ: slot = 3
         case .attnK: slot = 4
         case .attnV: slot = 5
-        case .attnScores: slot = 6
-        case .attnPattern: slot = 7
-        case .attnZ: slot = 8
-        case .attnOut: slot = 9
-        case .residMid: slot = 10
-        case .ln2Scale: slot = 11
-        case .ln2Normalized: slot = 12
-        case .mlpPre: slot = 13
-        case .mlpPost: slot = 14
-        case .mlpOut: slot = 15
-        case .residPost: slot = 16
+        case .rotQ: slot = 6
+        case .rotK: slot = 7
+        case .attnScores: slot = 8
+        case .attnPattern: slot = 9
+        case .attnZ: slot = 10
+        case .ln1PostScale: slot = 11
+        case .ln1PostNormalized: slot = 12
+        case .attnOut: slot = 13
+        case .residMid: slot = 14
+        case .ln2Scale: slot = 15
+        case .ln2Normalized: slot = 16
+        case .mlpPre: slot = 17
+        case .mlpPreLinear: slot = 18
+        case .mlpPost: slot = 19
+        case .ln2PostScale: slot = 20
+        case .ln2PostNormalized: slot = 21
+        case .mlpOut: slot = 22
+        case .residPost: slot = 23
         }
         return 2 + layer! * 32 + slot
     }
@@ -109,8 +127,29 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible {
         case "attn.hook_z": self = .attnZ(l)
         case "mlp.hook_pre": self = .mlpPre(l)
         case "mlp.hook_post": self = .mlpPost(l)
+        case "attn.hook_rot_q": self = .rotQ(l)
+        case "attn.hook_rot_k": self = .rotK(l)
+        case "mlp.hook_pre_linear": self = .mlpPreLinear(l)
+        case "ln1_post.hook_scale": self = .ln1PostScale(l)
+        case "ln1_post.hook_normalized": self = .ln1PostNormalized(l)
+        case "ln2_post.hook_scale": self = .ln2PostScale(l)
+        case "ln2_post.hook_normalized": self = .ln2PostNormalized(l)
         default: return nil
         }
+    }
+
+    /// Every hook point of a Llama/Qwen/Gemma-style model, in forward order (`postNorms`: Gemma 2/3).
+    public static func allRotary(layerCount: Int, postNorms: Bool) -> [HookPoint] {
+        var out: [HookPoint] = [.embed]
+        for l in 0..<layerCount {
+            out += [.residPre(l), .ln1Scale(l), .ln1Normalized(l), .attnQ(l), .attnK(l), .attnV(l), .rotQ(l), .rotK(l),
+                    .attnScores(l), .attnPattern(l), .attnZ(l)]
+            if postNorms { out += [.ln1PostScale(l), .ln1PostNormalized(l)] }
+            out += [.attnOut(l), .residMid(l), .ln2Scale(l), .ln2Normalized(l), .mlpPre(l), .mlpPreLinear(l), .mlpPost(l)]
+            if postNorms { out += [.ln2PostScale(l), .ln2PostNormalized(l)] }
+            out += [.mlpOut(l), .residPost(l)]
+        }
+        return out + [.lnFinalScale, .lnFinalNormalized]
     }
 
     /// Every hook point of a GPT-2-style model with `layerCount` blocks, in forward order.

@@ -31,7 +31,7 @@ struct GenerateCommand: AsyncParsableCommand {
             let stream = !json && Output.stdoutIsTerminal
             if stream { FileHandle.standardOutput.write(prompt) }
             var pending: [UInt8] = []
-            let stops: Set<Int> = stopAtEOS ? Set([loaded.model.config.eosTokenID ?? tok.eosTokenID].compactMap { $0 }) : []
+            let stops: Set<Int> = stopAtEOS ? Set([loaded.model.eosTokenID ?? tok.eosTokenID].compactMap { $0 }) : []
             let ids = try loaded.model.generate(
                 prompt: promptIDs, maxNewTokens: maxNewTokens,
                 sampling: SamplingParameters(temperature: temperature, topK: topK, topP: topP, seed: seed),

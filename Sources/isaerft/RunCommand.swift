@@ -38,8 +38,7 @@ struct RunCommand: AsyncParsableCommand {
             let loaded = try await modelOptions.load()
             let model = loaded.model
             let (batch, batched) = try readInput(loaded)
-            let hookPoints = try parseHookNames(hooks?.split(separator: ",").map(String.init) ?? [],
-                                                layerCount: model.config.layerCount)
+            let hookPoints = try model.hookPoints(named: hooks?.split(separator: ",").map(String.init) ?? [])
             let request: LogitsRequest
             switch logits {
             case "all": request = .all
@@ -73,7 +72,7 @@ struct RunCommand: AsyncParsableCommand {
 
     /// The batch to run and whether it keeps its batch axis (JSONL input).
     func readInput(_ loaded: LoadedModel) throws -> (TokenBatch, Bool) {
-        let bos = loaded.model.config.bosTokenID ?? loaded.tokenizer?.bosTokenID
+        let bos = loaded.model.bosTokenID ?? loaded.tokenizer?.bosTokenID
         func withBOS(_ ids: [Int]) throws -> [Int] {
             guard prependBOS else { return ids }
             guard let bos else { throw ValidationError("--prepend-bos: the model has no BOS token") }
@@ -82,7 +81,7 @@ struct RunCommand: AsyncParsableCommand {
         if let text { return (TokenBatch(try withBOS(try loaded.requireTokenizer().encode(text, parseSpecial: true))), false) }
         if let ids { return (TokenBatch(try withBOS(try parseIDList(ids))), false) }
         let rows = try JSONLInput.read(path: input!, tokenizer: loaded.tokenizer).map(withBOS)
-        return (TokenBatch.padded(rows, pad: loaded.model.config.eosTokenID ?? 0), true)
+        return (TokenBatch.padded(rows, pad: loaded.model.eosTokenID ?? 0), true)
     }
 }
 
