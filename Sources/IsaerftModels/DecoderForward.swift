@@ -128,6 +128,18 @@ public final class DecoderModel: HookedLanguageModel {
         return ForwardResult(logits: logits, captured: rec.captured, activations: acts.map { .decoder($0) })
     }
 
+    public func targetLogProbs(_ batch: TokenBatch, targets: [Int], hooks: HookSet) throws -> Tensor {
+        guard targets.count == batch.batch * batch.length else { throw ModelError.raggedBatch }
+        var capture = hooks
+        capture.capture.insert(.lnFinalNormalized)
+        let out = try forward(batch, options: ForwardOptions(hooks: capture, logits: .none))
+        var hidden = out.captured[.lnFinalNormalized]!.reshaped([targets.count, config.width])
+        scaleColumns(&hidden, by: weights.finalNorm)
+        let lp = chunkedTargetLogProbs(hidden: hidden, unembed: weights.lmHead ?? weights.embedding, targets: targets,
+                                       softcap: config.finalSoftcap)
+        return Tensor(shape: [batch.batch, batch.length], scalars: lp)
+    }
+
     /// RMSNorm with TransformerLens' hooks: `hook_scale` = √(mean(x²) + eps) `[b, p, 1]` and
     /// `hook_normalized` = x / scale before the weight. Returns (scaled output, normalized, inv).
     func norm(_ x: Tensor, scale: Tensor, scaleHook: HookPoint, normalizedHook: HookPoint, B: Int, T: Int,

@@ -107,6 +107,16 @@ public final class GPT2Model: HookedLanguageModel {
         return ForwardResult(logits: logits, captured: rec.captured, activations: acts.map { .gpt2($0) })
     }
 
+    public func targetLogProbs(_ batch: TokenBatch, targets: [Int], hooks: HookSet) throws -> Tensor {
+        guard targets.count == batch.batch * batch.length else { throw ModelError.raggedBatch }
+        var capture = hooks
+        capture.capture.insert(.lnFinalNormalized)
+        let out = try forward(batch, options: ForwardOptions(hooks: capture, logits: .none))
+        let hidden = out.captured[.lnFinalNormalized]!.reshaped([targets.count, config.width])
+        let lp = chunkedTargetLogProbs(hidden: hidden, unembed: weights.lmHead ?? weights.tokenEmbedding, targets: targets, softcap: nil)
+        return Tensor(shape: [batch.batch, batch.length], scalars: lp)
+    }
+
     // MARK: - One block
 
     func block(_ l: Int, _ input: Tensor, batch B: Int, length T: Int, keyMask: [Bool]?,

@@ -17,6 +17,9 @@ public protocol HookedLanguageModel: Sendable {
                   weightGradients: Bool) throws -> BackwardResult
     /// An empty cache for `batch` rows.
     func makeCache(batch: Int) -> KVCache
+    /// log p(targets[r]) for each of the `batch · length` rows (negative target: 0), `[B, T]`,
+    /// without materialising the full logits.
+    func targetLogProbs(_ batch: TokenBatch, targets: [Int], hooks: HookSet) throws -> Tensor
 }
 
 /// Saved state of a forward pass, per model family.
