@@ -9,7 +9,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "Isaerft", targets: [
-            "IsaerftCore", "IsaerftFiles", "IsaerftTokenizers", "IsaerftModels", "IsaerftCheckpoints",
+            "IsaerftCore", "IsaerftFiles", "IsaerftTokenizers", "IsaerftModels", "IsaerftSAE", "IsaerftCheckpoints",
         ]),
         .executable(name: "isaerft", targets: ["isaerft"]),
     ],
@@ -34,6 +34,8 @@ let package = Package(
         .target(name: "IsaerftTokenizers", swiftSettings: optimise),
         // Models with TransformerLens hook points: GPT-2 forward, frozen backward, generation.
         .target(name: "IsaerftModels", dependencies: ["IsaerftCore", "IsaerftFiles"], swiftSettings: optimise),
+        // Sparse autoencoders: SAELens / Gemma Scope formats, every architecture, splicing, evaluation.
+        .target(name: "IsaerftSAE", dependencies: ["IsaerftCore", "IsaerftFiles", "IsaerftModels"], swiftSettings: optimise),
         // Finding models: local folders, the Hugging Face cache, downloads from the hub.
         .target(name: "IsaerftCheckpoints", dependencies: [
             "IsaerftCore", "IsaerftFiles", "IsaerftTokenizers", "IsaerftModels",
@@ -41,7 +43,7 @@ let package = Package(
         ], swiftSettings: optimise),
         // The command-line tool: parses, wires, prints.
         .executableTarget(name: "isaerft", dependencies: [
-            "IsaerftCore", "IsaerftFiles", "IsaerftTokenizers", "IsaerftModels", "IsaerftCheckpoints",
+            "IsaerftCore", "IsaerftFiles", "IsaerftTokenizers", "IsaerftModels", "IsaerftSAE", "IsaerftCheckpoints",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimise),
         // Shared test helpers: approximate comparison, fixtures, ../shared/data lookup.
@@ -49,6 +51,7 @@ let package = Package(
         .testTarget(name: "IsaerftCoreTests", dependencies: ["IsaerftCore", "IsaerftTestSupport"]),
         .testTarget(name: "IsaerftFilesTests", dependencies: ["IsaerftFiles", "IsaerftTestSupport"]),
         .testTarget(name: "IsaerftTokenizersTests", dependencies: ["IsaerftTokenizers", "IsaerftTestSupport"]),
+        .testTarget(name: "IsaerftSAETests", dependencies: ["IsaerftSAE", "IsaerftModels", "IsaerftFiles", "IsaerftTestSupport"]),
         .testTarget(name: "IsaerftModelsTests", dependencies: ["IsaerftModels", "IsaerftFiles", "IsaerftTestSupport"]),
         // End-to-end: runs the built `isaerft` binary (skips when it has not been built).
         .testTarget(name: "IsaerftCLITests", dependencies: ["IsaerftFiles", "IsaerftTestSupport"]),

@@ -1,0 +1,1 @@
+// The SAE module: see SAE*.swift.
