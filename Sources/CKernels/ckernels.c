@@ -4,7 +4,7 @@
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__clang__) && defined(__linux__)
-#define CLONES __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define CLONES
 #endif
@@ -45,9 +45,17 @@ CLONES void isa_exp_inplace(float *x, ptrdiff_t n) {
     for (ptrdiff_t i = 0; i < n; i++) x[i] = exp_approx(x[i]);
 }
 
+/* Reductions keep 16 independent partial sums so the loop vectorises without reassociation flags. */
+#define LANES 16
+
 CLONES float isa_exp_shifted_sum(float *x, ptrdiff_t n, float m) {
+    float acc[LANES] = {0};
+    ptrdiff_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int j = 0; j < LANES; j++) { float e = exp_approx(x[i + j] - m); x[i + j] = e; acc[j] += e; }
     float sum = 0.0f;
-    for (ptrdiff_t i = 0; i < n; i++) { float e = exp_approx(x[i] - m); x[i] = e; sum += e; }
+    for (; i < n; i++) { float e = exp_approx(x[i] - m); x[i] = e; sum += e; }
+    for (int j = 0; j < LANES; j++) sum += acc[j];
     return sum;
 }
 
@@ -77,11 +85,18 @@ CLONES void isa_layernorm_rows(float *out, float *mean, float *rstd, const float
                                ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t d, float eps) {
     for (ptrdiff_t r = lo; r < hi; r++) {
         const float *row = x + r * d;
+        /* Double statistics with 8 independent partial sums (vectorisable, no reassociation flags). */
+        double sa[8] = {0}, va[8] = {0};
+        ptrdiff_t i0 = 0;
+        for (; i0 + 8 <= d; i0 += 8) for (int j = 0; j < 8; j++) sa[j] += row[i0 + j];
         double s = 0.0;
-        for (ptrdiff_t i = 0; i < d; i++) s += row[i];
+        for (ptrdiff_t i = i0; i < d; i++) s += row[i];
+        for (int j = 0; j < 8; j++) s += sa[j];
         double mu = s / (double)d;
+        for (i0 = 0; i0 + 8 <= d; i0 += 8) for (int j = 0; j < 8; j++) { double c = row[i0 + j] - mu; va[j] += c * c; }
         double v = 0.0;
-        for (ptrdiff_t i = 0; i < d; i++) { double c = row[i] - mu; v += c * c; }
+        for (ptrdiff_t i = i0; i < d; i++) { double c = row[i] - mu; v += c * c; }
+        for (int j = 0; j < 8; j++) v += va[j];
         float m = (float)mu, rs = (float)(1.0 / sqrt(v / (double)d + (double)eps));
         mean[r] = m; rstd[r] = rs;
         float *o = out + r * d;
@@ -96,13 +111,17 @@ CLONES void isa_add(float *out, const float *a, const float *b, ptrdiff_t n) {
 }
 
 CLONES double isa_sum_exp(const float *x, ptrdiff_t n, float m) {
-    /* Four float partial sums per lane group, accumulated into double every 64 elements. */
+    /* 16 float partial sums, folded into a double every 1024 elements. */
     double total = 0.0;
     ptrdiff_t i = 0;
     while (i < n) {
-        ptrdiff_t end = i + 64 < n ? i + 64 : n;
+        ptrdiff_t end = i + 1024 < n ? i + 1024 : n;
+        float acc[LANES] = {0};
+        for (; i + LANES <= end; i += LANES)
+            for (int j = 0; j < LANES; j++) acc[j] += exp_approx(x[i + j] - m);
         float s = 0.0f;
         for (; i < end; i++) s += exp_approx(x[i] - m);
+        for (int j = 0; j < LANES; j++) s += acc[j];
         total += s;
     }
     return total;
@@ -118,12 +137,21 @@ CLONES void isa_layernorm_backward_rows(float *dx, const float *dout, const floa
         const float *g = dout + r * d, *xr = x + r * d;
         float *o = dx + r * d;
         float mu = mean[r], rs = rstd[r];
+        float ag[LANES] = {0}, agx[LANES] = {0};
+        ptrdiff_t i0 = 0;
+        for (; i0 + LANES <= d; i0 += LANES)
+            for (int j = 0; j < LANES; j++) {
+                float gi = w ? g[i0 + j] * w[i0 + j] : g[i0 + j];
+                ag[j] += gi;
+                agx[j] += gi * (xr[i0 + j] - mu) * rs;
+            }
         float sumG = 0.0f, sumGX = 0.0f;
-        for (ptrdiff_t i = 0; i < d; i++) {
+        for (ptrdiff_t i = i0; i < d; i++) {
             float gi = w ? g[i] * w[i] : g[i];
             sumG += gi;
             sumGX += gi * (xr[i] - mu) * rs;
         }
+        for (int j = 0; j < LANES; j++) { sumG += ag[j]; sumGX += agx[j]; }
         float mG = sumG / (float)d, mGX = sumGX / (float)d;
         for (ptrdiff_t i = 0; i < d; i++) {
             float gi = w ? g[i] * w[i] : g[i];
