@@ -20,6 +20,8 @@ public struct TensorInfo: Sendable, Equatable {
 ///   `__metadata__` maps strings to strings;
 /// - `end − begin == product(shape) × dtype size` and `end ≤` the data section's size;
 /// - byte ranges do not overlap.
+/// The header is decoded with `JSONDecoder` in one pass (`HeaderJSON`); sizes and offsets must
+/// decode as `UInt64`, so negative, fractional and boolean values are refused.
 /// The Rust crate also rejects gaps between tensors and bytes after the last one; this reader
 /// tolerates them (they cannot make a tensor read the wrong bytes) so files from other writers open.
 enum SafeTensorsHeader {
@@ -51,78 +53,44 @@ enum SafeTensorsHeader {
         guard text.utf8.first == UInt8(ascii: "{") else {
             throw FileFormatError.badHeader(file: file, reason: "header does not start with '{'")
         }
-        let json: JSONValue
+        let decoder = JSONDecoder()
+        decoder.userInfo[HeaderJSON.fileKey] = file
+        let json: HeaderJSON
         do {
-            json = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+            json = try decoder.decode(HeaderJSON.self, from: Data(text.utf8))
+        } catch let error as FileFormatError {
+            throw error
+        } catch DecodingError.typeMismatch(_, let context) where context.codingPath.isEmpty {
+            throw FileFormatError.badHeader(file: file, reason: "header is not a JSON object")
         } catch {
             throw FileFormatError.badHeader(file: file, reason: "header is not valid JSON")
         }
-        guard case .object(let object) = json else {
-            throw FileFormatError.badHeader(file: file, reason: "header is not a JSON object")
-        }
         let dataBytes = size - 8 - n
-        var metadata: [String: String] = [:]
-        var entries: [TensorInfo] = []
-        entries.reserveCapacity(object.count)
-        for (name, value) in object {
-            if name == "__metadata__" {
-                metadata = try parseMetadata(value, file: file)
-            } else {
-                entries.append(try parseEntry(name, value, dataBytes: dataBytes, file: file))
-            }
-        }
+        let entries = try json.entries.map { try validate($0, dataBytes: dataBytes, file: file) }
         try checkOverlaps(entries, file: file)
-        return Parsed(headerLength: Int(n), entries: entries, metadata: metadata)
+        return Parsed(headerLength: Int(n), entries: entries, metadata: json.metadata)
     }
 
-    private static func parseMetadata(_ value: JSONValue, file: String) throws -> [String: String] {
-        guard case .object(let map) = value else {
-            throw FileFormatError.badHeader(file: file, reason: "__metadata__ is not a JSON object")
+    /// Checks one entry's dtype, offsets and bounds.
+    private static func validate(_ raw: HeaderJSON.Entry, dataBytes: UInt64, file: String) throws -> TensorInfo {
+        let name = raw.name
+        guard let dtype = SafeTensorsDType(rawValue: raw.dtype) else {
+            throw FileFormatError.badDType(file: file, tensor: name, dtype: raw.dtype)
         }
-        var out: [String: String] = [:]
-        for (key, v) in map {
-            guard case .string(let s) = v else {
-                throw FileFormatError.badHeader(file: file, reason: "__metadata__ value for \"\(key)\" is not a string")
-            }
-            out[key] = s
+        guard raw.shape.allSatisfy({ $0 <= UInt64(Int.max) }) else {
+            throw FileFormatError.badEntry(file: file, tensor: name, reason: "shape \(raw.shape) is too large")
         }
-        return out
-    }
-
-    private static func parseEntry(_ name: String, _ value: JSONValue, dataBytes: UInt64,
-                                   file: String) throws -> TensorInfo {
-        guard case .object(let fields) = value else {
-            throw FileFormatError.badEntry(file: file, tensor: name, reason: "entry is not a JSON object")
-        }
-        guard case .string(let dtypeName)? = fields["dtype"] else {
-            throw FileFormatError.badEntry(file: file, tensor: name, reason: "missing or non-string \"dtype\"")
-        }
-        guard let dtype = SafeTensorsDType(rawValue: dtypeName) else {
-            throw FileFormatError.badDType(file: file, tensor: name, dtype: dtypeName)
-        }
-        guard case .array(let shapeValues)? = fields["shape"] else {
-            throw FileFormatError.badEntry(file: file, tensor: name, reason: "missing or non-array \"shape\"")
-        }
-        let shape64 = shapeValues.map(\.nonNegativeInteger)
-        guard shape64.allSatisfy({ $0 != nil && $0! <= UInt64(Int.max) }) else {
-            throw FileFormatError.badEntry(file: file, tensor: name, reason: "shape must hold non-negative integers")
-        }
-        guard case .array(let offsetValues)? = fields["data_offsets"], offsetValues.count == 2,
-              let begin = offsetValues[0].nonNegativeInteger, let end = offsetValues[1].nonNegativeInteger
-        else {
-            throw FileFormatError.badEntry(file: file, tensor: name,
-                                           reason: "\"data_offsets\" must be two non-negative integers")
-        }
-        let shape = shape64.map { Int($0!) }
+        let shape = raw.shape.map { Int($0) }
+        let (begin, end) = (raw.begin, raw.end)
         // product(shape) × size, with overflow reported as a mismatch rather than a trap.
         var expected: UInt64? = UInt64(dtype.size)
-        for d in shape64 {
+        for d in raw.shape {
             guard let e = expected else { break }
-            let (p, overflow) = e.multipliedReportingOverflow(by: d!)
+            let (p, overflow) = e.multipliedReportingOverflow(by: d)
             expected = overflow ? nil : p
         }
         guard let expectedBytes = expected, end >= begin, end - begin == expectedBytes else {
-            throw FileFormatError.offsetMismatch(file: file, tensor: name, dtype: dtypeName, shape: shape,
+            throw FileFormatError.offsetMismatch(file: file, tensor: name, dtype: raw.dtype, shape: shape,
                                                  expectedBytes: expected ?? UInt64.max, begin: begin, end: end)
         }
         guard end <= dataBytes else {
@@ -146,27 +114,51 @@ enum SafeTensorsHeader {
     }
 }
 
-/// A minimal JSON value for header parsing: keeps integers exact (u64 offsets) and tells numbers,
-/// booleans and strings apart, which `JSONSerialization`'s `NSNumber` does not.
-enum JSONValue: Decodable, Sendable {
-    case null, bool(Bool), unsigned(UInt64), signed(Int64), double(Double), string(String)
-    case array([JSONValue]), object([String: JSONValue])
+/// The header decoded in one pass: `__metadata__` as a string map, every other key as an entry.
+/// Malformed parts throw `FileFormatError` naming the tensor (the file name comes via `userInfo`).
+/// Integers decode as `UInt64`, so negative, fractional or boolean sizes and offsets are refused.
+struct HeaderJSON: Decodable {
+    static let fileKey = CodingUserInfoKey(rawValue: "isaerft.file")!
 
-    init(from decoder: any Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let u = try? c.decode(UInt64.self) { self = .unsigned(u) }
-        else if let i = try? c.decode(Int64.self) { self = .signed(i) }
-        else if let d = try? c.decode(Double.self) { self = .double(d) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
+    struct Entry { var name: String, dtype: String, shape: [UInt64], begin: UInt64, end: UInt64 }
+
+    var metadata: [String: String] = [:]
+    var entries: [Entry] = []
+
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
     }
 
-    /// The value as a non-negative integer, or nil (negative, fractional, or not a number).
-    var nonNegativeInteger: UInt64? {
-        if case .unsigned(let u) = self { return u }
-        return nil
+    private enum EntryKey: String, CodingKey { case dtype, shape, data_offsets }
+
+    init(from decoder: any Decoder) throws {
+        let file = decoder.userInfo[Self.fileKey] as? String ?? "<memory>"
+        let c = try decoder.container(keyedBy: Key.self)
+        entries.reserveCapacity(c.allKeys.count)
+        for key in c.allKeys {
+            let name = key.stringValue
+            if name == "__metadata__" {
+                guard let m = try? c.decode([String: String].self, forKey: key) else {
+                    throw FileFormatError.badHeader(file: file, reason: "__metadata__ must be a JSON object of strings")
+                }
+                metadata = m
+                continue
+            }
+            func bad(_ reason: String) -> FileFormatError { .badEntry(file: file, tensor: name, reason: reason) }
+            guard let e = try? c.nestedContainer(keyedBy: EntryKey.self, forKey: key) else {
+                throw bad("entry is not a JSON object")
+            }
+            guard let dtype = try? e.decode(String.self, forKey: .dtype) else { throw bad("missing or non-string \"dtype\"") }
+            guard let shape = try? e.decode([UInt64].self, forKey: .shape) else {
+                throw bad("\"shape\" must be an array of non-negative integers")
+            }
+            guard let offsets = try? e.decode([UInt64].self, forKey: .data_offsets), offsets.count == 2 else {
+                throw bad("\"data_offsets\" must be two non-negative integers")
+            }
+            entries.append(Entry(name: name, dtype: dtype, shape: shape, begin: offsets[0], end: offsets[1]))
+        }
     }
 }
