@@ -6,7 +6,7 @@ import IsaerftModels
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks, side by side with PyTorch.",
-        subcommands: [BenchForward.self])
+        subcommands: [BenchForward.self, BenchModel.self])
 }
 
 /// GPT-2-small-sized forward (and frozen backward to a hook) against transformers on the same CPU.
@@ -80,21 +80,8 @@ struct BenchForward: AsyncParsableCommand {
     }
 
     func runTorch(_ python: String) throws -> [String: Any] {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: python)
-        p.arguments = [torchScript, "--json-only", "--batch", "\(batch)", "--seq", "\(seq)", "--repeats", "\(repeats)",
-                       "--threads", "\(threads)", "--hook-layer", "\(hookLayer)"]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0,
-              let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last,
-              let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-            throw ValidationError("the PyTorch benchmark (\(python) \(torchScript)) failed with status \(p.terminationStatus)")
-        }
-        return obj
+        try runScript(python, [torchScript, "--json-only", "--batch", "\(batch)", "--seq", "\(seq)", "--repeats", "\(repeats)",
+                               "--threads", "\(threads)", "--hook-layer", "\(hookLayer)"])
     }
 }
 
