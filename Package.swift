@@ -30,7 +30,7 @@ let package = Package(
                 swiftSettings: optimise),
         // Checkpoint file formats: safetensors (read, memory-mapped; write).
         .target(name: "IsaerftFiles", dependencies: ["IsaerftCore"], swiftSettings: optimise),
-        // Tokenizers: GPT-2 byte-level BPE from vocab.json + merges.txt or tokenizer.json.
+        // Tokenizers: byte-level BPE (GPT-2, Llama 3, Qwen2), SentencePiece-style BPE (Gemma, GGUF), llama2.c.
         .target(name: "IsaerftTokenizers", swiftSettings: optimise),
         // Models with TransformerLens hook points: GPT-2 forward, frozen backward, generation.
         .target(name: "IsaerftModels", dependencies: ["IsaerftCore", "IsaerftFiles"], swiftSettings: optimise),

@@ -2,8 +2,7 @@
 /// `tokenizer/added_vocabulary.rs` (`find_matches`, `extract_and_normalize`) does:
 ///
 /// - two passes: tokens with `normalized: false` on the raw text, then tokens with
-///   `normalized: true` inside the remaining gaps (this library implements no normalizer, so the
-///   second pass also sees raw text);
+///   `normalized: true` inside the remaining gaps after normalisation (`EncodingPipeline`);
 /// - in each pass, non-overlapping leftmost-longest matches (HF uses Aho-Corasick
 ///   `MatchKind::LeftmostLongest`) over bytes; after a match, even a rejected one, the search
 ///   resumes at its end;
@@ -60,7 +59,20 @@ package struct AddedTokenMatcher: Sendable {
         normalizedPass = Pass(list.filter { $0.normalized })
     }
 
-    /// The text split into added tokens and the (non-empty) text between them.
+    /// Pass 1 alone: tokens with `normalized: false`, matched on the raw text.
+    package func splitRaw(_ text: UnsafeBufferPointer<UInt8>, parseSpecial: Bool) -> [Segment] {
+        if text.isEmpty { return [] }
+        return Self.find(raw, in: text, 0..<text.count, parseSpecial: parseSpecial)
+    }
+
+    /// Pass 2 alone: tokens with `normalized: true` (whose content the caller has normalised),
+    /// matched inside `range` of the normalised text.
+    package func splitNormalized(_ text: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, parseSpecial: Bool) -> [Segment] {
+        Self.find(normalizedPass, in: text, range, parseSpecial: parseSpecial)
+    }
+
+    /// The text split into added tokens and the (non-empty) text between them (both passes on the
+    /// raw text: right when there is no normalizer).
     package func split(_ text: UnsafeBufferPointer<UInt8>, parseSpecial: Bool) -> [Segment] {
         if text.isEmpty { return [] }
         if isEmpty { return [.text(0..<text.count)] }

@@ -5,7 +5,7 @@ extension ByteLevelBPETokenizer {
     static func buildState(
         vocabulary: [([UInt8], Int)], vocabFile: String,
         merges: [([UInt8], [UInt8])], mergeField: (Int) -> (file: String, field: String),
-        added: [AddedTokenMatcher.Entry], addPrefixSpace: Bool, useRegex: Bool,
+        added: [AddedTokenMatcher.Entry], normalizer: TextNormalizer?, preTokenizer: PreTokenizer,
         ignoreMerges: Bool, unkToken: [UInt8]?, fuseUnk: Bool
     ) throws -> State {
         var idOf: [[UInt8]: Int] = [:]
@@ -62,7 +62,7 @@ extension ByteLevelBPETokenizer {
             byteToID: byteToID, merges: table,
             symbolVocab: ignoreMerges ? idOf.mapValues { Int32($0) } : [:],
             ignoreMerges: ignoreMerges, unkID: unkID, fuseUnk: fuseUnk,
-            addPrefixSpace: addPrefixSpace, useRegex: useRegex, added: AddedTokenMatcher(added),
+            pipeline: EncodingPipeline(added: added, normalizer: normalizer, preTokenizer: preTokenizer),
             idToBytes: idToBytes, isSpecial: isSpecial, idOfContent: idOfContent)
     }
 }

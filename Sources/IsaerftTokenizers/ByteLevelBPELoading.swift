@@ -2,7 +2,7 @@ import Foundation
 
 /// Loading `ByteLevelBPETokenizer` from `vocab.json` + `merges.txt` (OpenAI `encoder.json` +
 /// `vocab.bpe`) or from a Hugging Face `tokenizer.json` (tokenizers.md §1.1, §2). Both routes give
-/// identical ids for GPT-2.
+/// identical ids for GPT-2; Llama 3 and Qwen2 come as `tokenizer.json` only.
 extension ByteLevelBPETokenizer {
     /// GPT-2 from `vocab.json` + `merges.txt`, configured as `transformers`' GPT-2 tokenizer:
     /// ByteLevel pre-tokenizer without prefix space, and each of `specialTokens` that is in the
@@ -27,7 +27,8 @@ extension ByteLevelBPETokenizer {
         let state = try Self.buildState(
             vocabulary: vocabulary, vocabFile: vocabFile, merges: mergeList.map { ($0.left, $0.right) },
             mergeField: { (merges.lastPathComponent, "line \(mergeList[$0].line)") }, added: added,
-            addPrefixSpace: addPrefixSpace, useRegex: true, ignoreMerges: false, unkToken: nil, fuseUnk: false)
+            normalizer: nil, preTokenizer: PreTokenizer([.byteLevel(addPrefixSpace: addPrefixSpace, useRegex: true)]),
+            ignoreMerges: false, unkToken: nil, fuseUnk: false)
         self.init(gpt2Defaults: state)
     }
 
@@ -38,73 +39,57 @@ extension ByteLevelBPETokenizer {
 
     /// A tokenizer from the bytes of a `tokenizer.json`; `fileName` names it in errors.
     public convenience init(tokenizerJSONData data: Data, fileName: String = "tokenizer.json") throws {
-        let config: TokenizerJSONConfig
-        do {
-            config = try JSONDecoder().decode(TokenizerJSONConfig.self, from: data)
-        } catch let p as ComponentTypeProblem {
-            throw p.known
-                ? TokenizerError.unsupportedComponent(file: fileName, field: fieldPath(p.codingPath), detail: "type \"\(p.type)\"")
-                : TokenizerError.unknownComponentType(file: fileName, field: fieldPath(p.codingPath), type: p.type)
-        } catch let u as UnsupportedOption {
-            throw TokenizerError.unsupportedComponent(file: fileName, field: fieldPath(u.codingPath), detail: u.detail)
-        } catch let e as DecodingError {
-            if case .dataCorrupted(let context) = e, context.codingPath.isEmpty,
-               let syntax = ByteJSON.syntaxError(in: [UInt8](data)) {
-                throw TokenizerError.malformedJSON(file: fileName, field: "(top level)",
-                                                   reason: "not valid JSON: byte \(syntax.offset): \(syntax.reason)")
-            }
-            throw Self.describe(e, file: fileName)
+        try self.init(document: try TokenizerJSONDocument(data: data, fileName: fileName))
+    }
+
+    /// Byte-level BPE from a parsed `tokenizer.json`: the pre-tokenizer must end in one `ByteLevel`
+    /// (before it: `Split`/`Digits`), the decoder must be `ByteLevel`, `byte_fallback` must be off.
+    /// BOS defaults to `<|endoftext|>` when present, else the template's first token; EOS and PAD to
+    /// `<|endoftext|>` when present (`Tokenizers.load` then applies `tokenizer_config.json`).
+    convenience init(document: TokenizerJSONDocument) throws {
+        let config = document.config, fileName = document.fileName
+        if config.model.byteFallback {
+            throw TokenizerError.unsupportedComponent(file: fileName, field: "model.byte_fallback",
+                                                      detail: "byte_fallback true in a byte-level BPE (a ByteLevel pre-tokenizer)")
         }
-        let vocabulary: [([UInt8], Int)]
-        do {
-            guard let v = try ByteJSON.stringToIntObject([UInt8](data), at: ["model", "vocab"]) else {
-                throw TokenizerError.malformedJSON(file: fileName, field: "model.vocab", reason: "missing")
-            }
-            vocabulary = v
-        } catch let e as ByteJSON.ParseError {
-            throw TokenizerError.malformedJSON(file: fileName, field: "model.vocab (byte \(e.offset))", reason: e.reason)
-        }
-        guard let pre = config.preTokenizer else {
+        guard config.preTokenizer != nil else {
             throw TokenizerError.unsupportedComponent(file: fileName, field: "pre_tokenizer",
                                                       detail: "null (byte-level BPE needs a ByteLevel pre-tokenizer)")
         }
-        guard config.decoder != nil else {
-            throw TokenizerError.unsupportedComponent(file: fileName, field: "decoder",
-                                                      detail: "null (byte-level BPE needs a ByteLevel decoder)")
+        try ComponentBuilder.checkByteLevelDecoder(config.decoder, file: fileName)
+        let steps = try ComponentBuilder.preTokenizerSteps(config.preTokenizer, file: fileName)
+        for (k, (step, field)) in steps.enumerated() {
+            switch step {
+            case .metaspace:
+                throw TokenizerError.unsupportedComponent(file: fileName, field: field + ".type",
+                                                          detail: "type \"Metaspace\" in a byte-level BPE tokenizer")
+            case .byteLevel where k != steps.count - 1:
+                throw TokenizerError.unsupportedComponent(file: fileName, field: field,
+                                                          detail: "a ByteLevel pre-tokenizer that is not the last one")
+            default: break
+            }
         }
-        let (addPrefixSpace, useRegex) = try Self.byteLevelOptions(pre, file: fileName)
-        let merges = config.model.merges.enumerated().filter { !$0.element.isHeader }
-        let added = config.addedTokens.map {
-            AddedTokenMatcher.Entry(id: $0.id, content: Array($0.content.utf8), singleWord: $0.singleWord,
-                                    lstrip: $0.lstrip, rstrip: $0.rstrip, normalized: $0.normalized, special: $0.special)
+        guard case .byteLevel = steps.last?.0 else {
+            throw TokenizerError.unsupportedComponent(file: fileName, field: "pre_tokenizer",
+                                                      detail: "a byte-level BPE whose pre-tokenizers do not end in ByteLevel")
         }
+        let merges = document.merges
         let state = try Self.buildState(
-            vocabulary: vocabulary, vocabFile: fileName,
-            merges: merges.map { (Array($0.element.left.utf8), Array($0.element.right.utf8)) },
-            mergeField: { (fileName, "model.merges[\(merges[$0].offset)]") }, added: added,
-            addPrefixSpace: addPrefixSpace, useRegex: useRegex, ignoreMerges: config.model.ignoreMerges,
+            vocabulary: document.vocabulary, vocabFile: fileName, merges: merges.map { ($0.left, $0.right) },
+            mergeField: { (fileName, "model.merges[\(merges[$0].index)]") }, added: document.addedEntries,
+            normalizer: try ComponentBuilder.normalizer(config.normalizer, file: fileName),
+            preTokenizer: PreTokenizer(steps.map(\.0)), ignoreMerges: config.model.ignoreMerges,
             unkToken: config.model.unkToken.map { Array($0.utf8) }, fuseUnk: config.model.fuseUnk)
-        self.init(gpt2Defaults: state)
+        let template = try ComponentBuilder.template(config.postProcessor, file: fileName,
+                                                     vocabularySize: state.idToBytes.count)
+        let eot = state.idOfContent[Array("<|endoftext|>".utf8)]
+        self.init(state: state, bos: eot ?? template.prefix.first, eos: eot, pad: eot, template: template)
     }
 
     /// BOS = EOS = PAD = `<|endoftext|>` when the vocabulary has it (GPT-2), else none.
     private convenience init(gpt2Defaults state: State) {
         let eot = state.idOfContent[Array("<|endoftext|>".utf8)]
         self.init(state: state, bos: eot, eos: eot, pad: eot)
-    }
-
-    /// `(add_prefix_space, use_regex)` of the ByteLevel pre-tokenizer (alone or the only member of a Sequence).
-    private static func byteLevelOptions(_ pre: PreTokenizerConfig, file: String) throws -> (Bool, Bool) {
-        switch pre {
-        case let .byteLevel(addPrefixSpace, useRegex):
-            return (addPrefixSpace, useRegex)
-        case let .sequence(members):
-            guard members.count == 1 else {
-                throw TokenizerError.unsupportedComponent(file: file, field: "pre_tokenizer.pretokenizers",
-                                                          detail: "a Sequence of \(members.count) pre-tokenizers")
-            }
-            return try byteLevelOptions(members[0], file: file)
-        }
     }
 
     /// `merges.txt`: `#version` lines skipped, then one `A B` per line (exactly one space), as HF's
@@ -127,22 +112,5 @@ extension ByteLevelBPETokenizer {
             out.append((Array(parts[0]), Array(parts[1]), index + 1))
         }
         return out
-    }
-
-    /// A `DecodingError` as one line naming the field.
-    static func describe(_ error: DecodingError, file: String) -> TokenizerError {
-        switch error {
-        case let .keyNotFound(key, context):
-            return .malformedJSON(file: file, field: fieldPath(context.codingPath + [key]), reason: "required key is missing")
-        case let .typeMismatch(type, context):
-            return .malformedJSON(file: file, field: fieldPath(context.codingPath), reason: "expected \(type): \(context.debugDescription)")
-        case let .valueNotFound(type, context):
-            return .malformedJSON(file: file, field: fieldPath(context.codingPath), reason: "expected \(type), found null")
-        case let .dataCorrupted(context):
-            let underlying = context.underlyingError.map { " (\(oneLine($0)))" } ?? ""
-            return .malformedJSON(file: file, field: fieldPath(context.codingPath), reason: context.debugDescription + underlying)
-        @unknown default:
-            return .malformedJSON(file: file, field: "(unknown)", reason: oneLine(error))
-        }
     }
 }

@@ -1,15 +1,18 @@
-/// GPT-2 byte-level BPE, matching Hugging Face `tokenizers` (ByteLevel pre-tokenizer + BPE model +
-/// ByteLevel decoder) id for id: tokenizers.md §1–2. Pipeline of `encode`:
+/// Byte-level BPE, matching Hugging Face `tokenizers` id for id (tokenizers.md §1–2): GPT-2 (ByteLevel
+/// pre-tokenizer with the GPT-2 regex), Llama 3 (`Split(L3 regex, Isolated)` + `ByteLevel(use_regex:
+/// false)`, `ignore_merges`, `TemplateProcessing` BOS) and Qwen2 (`NFC` + `Split(Q2 regex)` + ByteLevel).
+/// Pipeline of `encode` (`EncodingPipeline`):
 ///
-/// 1. split added tokens out of the raw text (`AddedTokenMatcher`);
-/// 2. for each remaining fragment: prepend a space if `addPrefixSpace` and the fragment does not
-///    start with one (per fragment, as HF), then cut it with the GPT-2 regex (`GPT2PreTokenizer`)
-///    unless `useRegex` is false;
+/// 1. split added tokens out of the raw text (`AddedTokenMatcher`), normalise the rest (`TextNormalizer`);
+/// 2. pre-tokenise each fragment (`PreTokenizer`: Split / Digits / ByteLevel, a space prepended per
+///    piece when ByteLevel's `add_prefix_space` is on, the GPT-2 regex when `use_regex`);
 /// 3. per piece: its bytes → byte-symbol ids → BPE merges (`BPEMerges`), cached per piece; with
-///    `ignoreMerges` a piece that is itself a vocabulary token is emitted directly (Llama 3 style).
+///    `ignoreMerges` a piece that is itself a vocabulary token is emitted directly (Llama 3 style);
+/// 4. with `addSpecialTokens` (the default of `encode(_:parseSpecial:)`), the post-processor's
+///    template tokens around the ids: `addsBOS` is true for Llama 3 (`<|begin_of_text|>`), false for
+///    GPT-2 and Qwen2 (no template; TransformerLens prepends GPT-2's BOS itself).
 ///
-/// No BOS/EOS is added (GPT-2 adds none; TransformerLens prepends BOS itself). The vocabulary is
-/// keyed by bytes, never by `String` (canonically equivalent strings compare equal).
+/// The vocabulary is keyed by bytes, never by `String` (canonically equivalent strings compare equal).
 public final class ByteLevelBPETokenizer: TextTokenizer {
     /// Immutable model state, shared (copy-on-write) between instances that differ only in
     /// their BOS/EOS/PAD choice.
@@ -22,9 +25,8 @@ public final class ByteLevelBPETokenizer: TextTokenizer {
         var ignoreMerges: Bool
         var unkID: Int32?
         var fuseUnk: Bool
-        var addPrefixSpace: Bool
-        var useRegex: Bool
-        var added: AddedTokenMatcher
+        /// Added tokens, normalizer and pre-tokenizer.
+        var pipeline: EncodingPipeline
         /// id → the bytes the ByteLevel decoder produces for it; nil for holes.
         var idToBytes: [[UInt8]?]
         var isSpecial: [Bool]
@@ -39,10 +41,17 @@ public final class ByteLevelBPETokenizer: TextTokenizer {
     public let bosTokenID: Int?
     public let eosTokenID: Int?
     public let padTokenID: Int?
+    /// Tokens put around the text when special tokens are added (HF post-processor).
+    package let template: PostTemplate
+    /// Whether `encode(_:parseSpecial:)` puts a token (BOS) before the text: the post-processor's
+    /// template has a prefix (Llama 3 style `tokenizer.json`), or `tokenizer_config.json` says
+    /// `add_bos_token: true`. False for GPT-2 and Qwen2.
+    public var addsBOS: Bool { !template.prefix.isEmpty }
 
-    init(state: State, bos: Int?, eos: Int?, pad: Int?, cache: PieceCache = PieceCache()) {
+    init(state: State, bos: Int?, eos: Int?, pad: Int?, template: PostTemplate = .none, cache: PieceCache = PieceCache()) {
         self.state = state
         self.cache = cache
+        self.template = template
         bosTokenID = bos; eosTokenID = eos; padTokenID = pad
     }
 
@@ -57,23 +66,15 @@ public final class ByteLevelBPETokenizer: TextTokenizer {
         id >= 0 && id < state.isSpecial.count && state.isSpecial[id]
     }
 
-    /// A copy with BOS/EOS/PAD chosen by `names`; an unset name defaults to `<|endoftext|>` when present.
+    /// A copy with BOS/EOS/PAD chosen by `names` (a name that is `.unset` keeps this instance's
+    /// choice) and, when `names` has `add_bos_token`/`add_eos_token`, the template that
+    /// `transformers` 5 builds from them (`[bos] $A [eos]`).
     public func withSpecialTokens(_ names: SpecialTokenNames) throws -> ByteLevelBPETokenizer {
-        func resolve(_ entry: SpecialTokenNames.Entry, _ field: String) throws -> Int? {
-            switch entry {
-            case .unset: return tokenID(forContent: "<|endoftext|>")
-            case .none: return nil
-            case .token(let name):
-                guard let id = tokenID(forContent: name) else {
-                    throw TokenizerError.tokenNotInVocabulary(file: "tokenizer_config.json/special_tokens_map.json",
-                                                              field: field, token: name)
-                }
-                return id
-            }
-        }
-        return ByteLevelBPETokenizer(state: state, bos: try resolve(names.bos, "bos_token"),
-                                     eos: try resolve(names.eos, "eos_token"), pad: try resolve(names.pad, "pad_token"),
-                                     cache: cache)
+        let bos = try names.resolve(names.bos, "bos_token", current: bosTokenID, lookup: tokenID(forContent:))
+        let eos = try names.resolve(names.eos, "eos_token", current: eosTokenID, lookup: tokenID(forContent:))
+        let pad = try names.resolve(names.pad, "pad_token", current: padTokenID, lookup: tokenID(forContent:))
+        return ByteLevelBPETokenizer(state: state, bos: bos, eos: eos, pad: pad,
+                                     template: names.template(default: template, bos: bos, eos: eos), cache: cache)
     }
 
     /// The merge table (for tests that compare the two merge loops on real merges).
@@ -84,41 +85,22 @@ public final class ByteLevelBPETokenizer: TextTokenizer {
 
     // MARK: - Encoding
 
-    public func encode(_ text: String, parseSpecial: Bool) throws -> [Int] {
+    /// HF `encode(text, add_special_tokens: addSpecialTokens)`; `parseSpecial: false` is HF's
+    /// `split_special_tokens` (special added tokens in the text are tokenised as plain text).
+    public func encode(_ text: String, parseSpecial: Bool, addSpecialTokens: Bool) throws -> [Int] {
         var text = text
-        return text.withUTF8 { encode(utf8: $0, parseSpecial: parseSpecial) }
+        let ids = text.withUTF8 { encode(utf8: $0, parseSpecial: parseSpecial) }
+        return template.apply(ids, addSpecialTokens: addSpecialTokens)
     }
 
     /// Encodes the bytes of a Swift `String` (valid UTF-8; other input is not crashed on but is not
-    /// tokenised meaningfully).
+    /// tokenised meaningfully), without template tokens.
     package func encode(utf8 text: UnsafeBufferPointer<UInt8>, parseSpecial: Bool) -> [Int] {
         var ids: [Int] = []
         ids.reserveCapacity(text.count / 3 + 1)
-        for segment in state.added.split(text, parseSpecial: parseSpecial) {
-            switch segment {
-            case .token(let id):
-                ids.append(id)
-            case .text(let range):
-                let fragment = UnsafeBufferPointer(rebasing: text[range])
-                if state.addPrefixSpace && fragment[0] != 0x20 {
-                    let prefixed = [0x20] + Array(fragment)
-                    prefixed.withUnsafeBufferPointer { encodeFragment($0, into: &ids) }
-                } else {
-                    encodeFragment(fragment, into: &ids)
-                }
-            }
-        }
+        state.pipeline.run(text, parseSpecial: parseSpecial, token: { ids.append($0) },
+                           piece: { encodePiece($0, into: &ids) })
         return ids
-    }
-
-    private func encodeFragment(_ fragment: UnsafeBufferPointer<UInt8>, into ids: inout [Int]) {
-        if state.useRegex {
-            GPT2PreTokenizer.split(fragment) { range in
-                encodePiece(UnsafeBufferPointer(rebasing: fragment[range]), into: &ids)
-            }
-        } else {
-            encodePiece(fragment, into: &ids)
-        }
     }
 
     private func encodePiece(_ piece: UnsafeBufferPointer<UInt8>, into ids: inout [Int]) {

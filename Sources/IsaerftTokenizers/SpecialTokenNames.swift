@@ -16,9 +16,36 @@ public struct SpecialTokenNames: Sendable, Equatable {
     public var bos: Entry = .unset
     public var eos: Entry = .unset
     public var pad: Entry = .unset
+    /// `tokenizer_config.json` `add_bos_token` / `add_eos_token` (nil when absent). When either is
+    /// present, `transformers` 5 replaces the post-processor by `[bos] $A [eos]` built from them
+    /// (`TokenizersBackend.update_post_processor`; an absent one counts as false).
+    public var addBOS: Bool?
+    public var addEOS: Bool?
 
-    public init(bos: Entry = .unset, eos: Entry = .unset, pad: Entry = .unset) {
+    public init(bos: Entry = .unset, eos: Entry = .unset, pad: Entry = .unset, addBOS: Bool? = nil, addEOS: Bool? = nil) {
         self.bos = bos; self.eos = eos; self.pad = pad
+        self.addBOS = addBOS; self.addEOS = addEOS
+    }
+
+    /// The id an entry names: `.unset` keeps `current`, `.none` is nil, a name must be in the vocabulary.
+    func resolve(_ entry: Entry, _ field: String, current: Int?, lookup: (String) -> Int?) throws -> Int? {
+        switch entry {
+        case .unset: return current
+        case .none: return nil
+        case .token(let name):
+            guard let id = lookup(name) else {
+                throw TokenizerError.tokenNotInVocabulary(file: "tokenizer_config.json/special_tokens_map.json",
+                                                          field: field, token: name)
+            }
+            return id
+        }
+    }
+
+    /// The post-processor template after `add_bos_token`/`add_eos_token` (see `addBOS`).
+    func template(default current: PostTemplate, bos: Int?, eos: Int?) -> PostTemplate {
+        guard addBOS != nil || addEOS != nil else { return current }
+        return PostTemplate(prefix: addBOS == true ? bos.map { [$0] } ?? [] : [],
+                            suffix: addEOS == true ? eos.map { [$0] } ?? [] : [])
     }
 
     /// Reads both files from `directory`; either or both may be absent.
@@ -39,6 +66,13 @@ public struct SpecialTokenNames: Sendable, Equatable {
     }
 
     private mutating func update(from object: [String: Any], file: String) throws {
+        for (key, path) in [("add_bos_token", \SpecialTokenNames.addBOS), ("add_eos_token", \.addEOS)] {
+            guard let value = object[key], !(value is NSNull) else { continue }
+            guard let flag = value as? Bool else {
+                throw TokenizerError.malformedJSON(file: file, field: key, reason: "expected true or false")
+            }
+            self[keyPath: path] = flag
+        }
         for (key, path) in [("bos_token", \SpecialTokenNames.bos), ("eos_token", \.eos), ("pad_token", \.pad)] {
             guard let value = object[key] else { continue }
             switch value {

@@ -20,6 +20,10 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable, Sendable 
     case tokenNotInVocabulary(file: String, field: String, token: String)
     /// A token id outside `0..<vocabularySize`, or an id with no token (a hole in the vocabulary).
     case idOutOfRange(id: Int, vocabularySize: Int)
+    /// A vocabulary given as arrays (e.g. GGUF `tokenizer.ggml.*` metadata) that is inconsistent.
+    case invalidVocabulary(source: String, reason: String)
+    /// A binary tokenizer file (llama2.c `tokenizer.bin`) that is truncated or inconsistent.
+    case malformedBinary(file: String, offset: Int, reason: String)
 
     public var description: String {
         switch self {
@@ -41,6 +45,10 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable, Sendable 
             "\(file): \(field) refers to token \(TokenizerError.quoted(token)) that is not in the vocabulary"
         case let .idOutOfRange(id, size):
             "token id \(id) is out of range (vocabulary size \(size))"
+        case let .invalidVocabulary(source, reason):
+            "\(source): invalid vocabulary: \(reason)"
+        case let .malformedBinary(file, offset, reason):
+            "\(file): at byte \(offset): \(reason)"
         }
     }
 

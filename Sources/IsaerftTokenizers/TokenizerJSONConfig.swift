@@ -1,8 +1,9 @@
 import Foundation
 
 /// The configuration parts of a Hugging Face `tokenizer.json` (tokenizers.md §2; serde structs in
-/// HF `tokenizers` `tokenizer/serialization.rs`, `pre_tokenizers/byte_level.rs`,
-/// `models/bpe/serialization.rs`, `tokenizer/added_vocabulary.rs`).
+/// HF `tokenizers` `tokenizer/serialization.rs`, `models/bpe/serialization.rs`,
+/// `tokenizer/added_vocabulary.rs`). The component slots (normalizer, pre-tokenizer, post-processor,
+/// decoder) are in `TokenizerJSONComponents.swift`.
 ///
 /// Decoding is strict: every component is read through its `type`, and a type that HF does not
 /// define throws `ComponentTypeProblem(known: false)`, a type HF defines but this library does not
@@ -76,98 +77,6 @@ struct AddedTokenConfig: Decodable {
     }
 }
 
-/// Reads the `type` of a component and checks it against HF's list for that slot.
-private func componentType(_ decoder: any Swift.Decoder, known: Set<String>) throws -> String {
-    let c = try decoder.container(keyedBy: AnyKey.self)
-    let type = try c.decode(String.self, forKey: AnyKey("type"))
-    guard known.contains(type) else {
-        throw ComponentTypeProblem(codingPath: c.codingPath + [AnyKey("type")], type: type, known: false)
-    }
-    return type
-}
-
-private func unsupported(_ decoder: any Swift.Decoder, _ type: String) -> ComponentTypeProblem {
-    ComponentTypeProblem(codingPath: decoder.codingPath + [AnyKey("type")], type: type, known: true)
-}
-
-/// `normalizer`: only `null` (GPT-2) or an empty `Sequence` is implemented.
-struct NormalizerConfig: Decodable {
-    static let hfTypes: Set<String> = ["BertNormalizer", "Strip", "StripAccents", "NFC", "NFD", "NFKC", "NFKD",
-                                        "Sequence", "Lowercase", "Nmt", "Precompiled", "Replace", "Prepend", "ByteLevel"]
-    init(from decoder: any Swift.Decoder) throws {
-        let type = try componentType(decoder, known: Self.hfTypes)
-        if type == "Sequence" {
-            let c = try decoder.container(keyedBy: AnyKey.self)
-            let parts = try c.decode([NormalizerConfig].self, forKey: AnyKey("normalizers"))
-            if parts.isEmpty { return }
-        }
-        throw unsupported(decoder, type)
-    }
-}
-
-/// `pre_tokenizer`: `ByteLevel`, or a `Sequence` whose members are all `ByteLevel`.
-enum PreTokenizerConfig: Decodable {
-    static let hfTypes: Set<String> = ["BertPreTokenizer", "ByteLevel", "Delimiter", "Metaspace", "Whitespace",
-                                        "Sequence", "Split", "Punctuation", "WhitespaceSplit", "Digits",
-                                        "UnicodeScripts", "FixedLength"]
-    case byteLevel(addPrefixSpace: Bool, useRegex: Bool)
-    case sequence([PreTokenizerConfig])
-
-    init(from decoder: any Swift.Decoder) throws {
-        let type = try componentType(decoder, known: Self.hfTypes)
-        let c = try decoder.container(keyedBy: AnyKey.self)
-        switch type {
-        case "ByteLevel":
-            // add_prefix_space and trim_offsets are required by HF's serde struct; use_regex defaults to true.
-            let addPrefixSpace = try c.decode(Bool.self, forKey: AnyKey("add_prefix_space"))
-            _ = try c.decode(Bool.self, forKey: AnyKey("trim_offsets"))   // offsets only
-            self = .byteLevel(addPrefixSpace: addPrefixSpace,
-                              useRegex: try c.decodeIfPresent(Bool.self, forKey: AnyKey("use_regex")) ?? true)
-        case "Sequence":
-            self = .sequence(try c.decode([PreTokenizerConfig].self, forKey: AnyKey("pretokenizers")))
-        default:
-            throw unsupported(decoder, type)
-        }
-    }
-}
-
-/// `post_processor`: `ByteLevel` (it only adjusts offsets) or a `Sequence` of them. Processors that
-/// add tokens (`TemplateProcessing`, `BertProcessing`, `RobertaProcessing`) are not implemented.
-struct PostProcessorConfig: Decodable {
-    static let hfTypes: Set<String> = ["RobertaProcessing", "BertProcessing", "ByteLevel", "TemplateProcessing", "Sequence"]
-    init(from decoder: any Swift.Decoder) throws {
-        let type = try componentType(decoder, known: Self.hfTypes)
-        switch type {
-        case "ByteLevel": return
-        case "Sequence":
-            let c = try decoder.container(keyedBy: AnyKey.self)
-            _ = try c.decode([PostProcessorConfig].self, forKey: AnyKey("processors"))
-        default:
-            throw unsupported(decoder, type)
-        }
-    }
-}
-
-/// `decoder`: `ByteLevel`, or a `Sequence` holding exactly one `ByteLevel`.
-struct DecoderConfig: Decodable {
-    static let hfTypes: Set<String> = ["BPEDecoder", "ByteLevel", "WordPiece", "Metaspace", "CTC", "Sequence",
-                                        "Replace", "Fuse", "Strip", "ByteFallback"]
-    init(from decoder: any Swift.Decoder) throws {
-        let type = try componentType(decoder, known: Self.hfTypes)
-        switch type {
-        case "ByteLevel": return
-        case "Sequence":
-            let c = try decoder.container(keyedBy: AnyKey.self)
-            let parts = try c.decode([DecoderConfig].self, forKey: AnyKey("decoders"))
-            if parts.count == 1 { return }
-            throw UnsupportedOption(codingPath: c.codingPath + [AnyKey("decoders")],
-                                    detail: "a decoder Sequence of \(parts.count) ByteLevel decoders")
-        default:
-            throw unsupported(decoder, type)
-        }
-    }
-}
-
 /// `model` of type `BPE` (the `type` key may be absent in older files: HF then infers the model from
 /// its fields). `vocab` is read separately, as bytes.
 struct BPEModelConfig: Decodable {
@@ -176,6 +85,8 @@ struct BPEModelConfig: Decodable {
     var unkToken: String?
     var fuseUnk: Bool
     var ignoreMerges: Bool
+    /// Characters missing from the vocabulary become their `<0xXX>` byte tokens (SentencePiece style).
+    var byteFallback: Bool
 
     private enum Key: String, CodingKey {
         case type, merges, dropout, unkToken = "unk_token", prefix = "continuing_subword_prefix"
@@ -206,9 +117,7 @@ struct BPEModelConfig: Decodable {
                 throw UnsupportedOption(codingPath: c.codingPath + [key], detail: "a non-empty \(key.stringValue)")
             }
         }
-        if try c.decodeIfPresent(Bool.self, forKey: .byteFallback) == true {
-            throw UnsupportedOption(codingPath: c.codingPath + [Key.byteFallback], detail: "byte_fallback true")
-        }
+        byteFallback = try c.decodeIfPresent(Bool.self, forKey: .byteFallback) ?? false
     }
 }
 

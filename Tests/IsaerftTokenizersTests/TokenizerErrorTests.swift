@@ -92,8 +92,11 @@ struct TokenizerErrorTests {
 
     @Test("known but unimplemented components are refused, not ignored", arguments: [
         ("pre_tokenizer", #"{"type":"Metaspace","replacement":"▁","prepend_scheme":"always","split":true}"#, "pre_tokenizer.type"),
-        ("normalizer", #"{"type":"NFC"}"#, "normalizer.type"),
-        ("post_processor", #"{"type":"TemplateProcessing","single":[],"pair":[],"special_tokens":{}}"#, "post_processor.type"),
+        ("normalizer", #"{"type":"StripAccents"}"#, "normalizer.type"),
+        ("normalizer", #"{"type":"Sequence","normalizers":[{"type":"NFC"},{"type":"Precompiled","precompiled_charsmap":""}]}"#,
+         "normalizer.normalizers[1].type"),
+        ("post_processor", #"{"type":"BertProcessing","sep":["[SEP]",102],"cls":["[CLS]",101]}"#, "post_processor.type"),
+        ("pre_tokenizer", #"{"type":"Whitespace"}"#, "pre_tokenizer.type"),
         ("decoder", #"{"type":"ByteFallback"}"#, "decoder.type"),
         ("decoder", "null", "decoder"),
         ("model", #""type":"WordPiece","#, "model.type"),
