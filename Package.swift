@@ -9,7 +9,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "Isaerft", targets: [
-            "IsaerftCore", "IsaerftFiles", "IsaerftTokenizers", "IsaerftModels", "IsaerftSAE", "IsaerftCheckpoints",
+            "IsaerftCore", "IsaerftFiles", "IsaerftTokenizers", "IsaerftModels", "IsaerftSAE", "IsaerftData", "IsaerftAnalysis", "IsaerftCheckpoints",
         ]),
         .executable(name: "isaerft", targets: ["isaerft"]),
     ],
@@ -22,6 +22,8 @@ let package = Package(
         // BLAS: OpenBLAS from Debian's libopenblas-dev on Linux (pkg-config), Accelerate on macOS.
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev", "pkg-config"])]),
+        // zlib (gzip datasets) from Debian's zlib1g-dev.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // Element-wise kernels in C (vectorised loops, one clone per x86 CPU family), -O3 in every build.
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // Tensors, BLAS wrapper, forward/backward kernels and their naive Double twins.
@@ -34,8 +36,12 @@ let package = Package(
         .target(name: "IsaerftTokenizers", swiftSettings: optimise),
         // Models with TransformerLens hook points: GPT-2 forward, frozen backward, generation.
         .target(name: "IsaerftModels", dependencies: ["IsaerftCore", "IsaerftFiles"], swiftSettings: optimise),
+        // Datasets: plain text, JSONL and gzip readers; SAELens-style context packing.
+        .target(name: "IsaerftData", dependencies: ["CZlib", "IsaerftTokenizers"], swiftSettings: optimise),
         // Sparse autoencoders: SAELens / Gemma Scope formats, every architecture, splicing, evaluation.
-        .target(name: "IsaerftSAE", dependencies: ["IsaerftCore", "IsaerftFiles", "IsaerftModels"], swiftSettings: optimise),
+        .target(name: "IsaerftSAE", dependencies: ["IsaerftCore", "IsaerftFiles", "IsaerftModels", "IsaerftData"], swiftSettings: optimise),
+        // Analysis: top-activating examples, logit attribution, dashboards, labels, steering.
+        .target(name: "IsaerftAnalysis", dependencies: ["IsaerftCore", "IsaerftFiles", "IsaerftModels", "IsaerftSAE", "IsaerftData", "IsaerftTokenizers"], swiftSettings: optimise),
         // Finding models: local folders, the Hugging Face cache, downloads from the hub.
         .target(name: "IsaerftCheckpoints", dependencies: [
             "IsaerftCore", "IsaerftFiles", "IsaerftTokenizers", "IsaerftModels",
@@ -43,7 +49,7 @@ let package = Package(
         ], swiftSettings: optimise),
         // The command-line tool: parses, wires, prints.
         .executableTarget(name: "isaerft", dependencies: [
-            "IsaerftCore", "IsaerftFiles", "IsaerftTokenizers", "IsaerftModels", "IsaerftSAE", "IsaerftCheckpoints",
+            "IsaerftCore", "IsaerftFiles", "IsaerftTokenizers", "IsaerftModels", "IsaerftSAE", "IsaerftData", "IsaerftAnalysis", "IsaerftCheckpoints",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimise),
         // Shared test helpers: approximate comparison, fixtures, ../shared/data lookup.
@@ -51,6 +57,8 @@ let package = Package(
         .testTarget(name: "IsaerftCoreTests", dependencies: ["IsaerftCore", "IsaerftTestSupport"]),
         .testTarget(name: "IsaerftFilesTests", dependencies: ["IsaerftFiles", "IsaerftTestSupport"]),
         .testTarget(name: "IsaerftTokenizersTests", dependencies: ["IsaerftTokenizers", "IsaerftTestSupport"]),
+        .testTarget(name: "IsaerftDataTests", dependencies: ["IsaerftData", "IsaerftTokenizers", "IsaerftTestSupport"]),
+        .testTarget(name: "IsaerftAnalysisTests", dependencies: ["IsaerftAnalysis", "IsaerftSAE", "IsaerftModels", "IsaerftData", "IsaerftTestSupport"]),
         .testTarget(name: "IsaerftSAETests", dependencies: ["IsaerftSAE", "IsaerftModels", "IsaerftFiles", "IsaerftTestSupport"]),
         .testTarget(name: "IsaerftModelsTests", dependencies: ["IsaerftModels", "IsaerftFiles", "IsaerftTestSupport"]),
         // End-to-end: runs the built `isaerft` binary (skips when it has not been built).

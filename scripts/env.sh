@@ -5,6 +5,7 @@ set -euo pipefail
 isaerft_install_system_deps() {
     local missing=()
     pkg-config --exists openblas 2>/dev/null || missing+=(libopenblas-dev)
+    pkg-config --exists zlib 2>/dev/null || missing+=(zlib1g-dev)
     command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
     if [ ${#missing[@]} -gt 0 ]; then
         echo "installing ${missing[*]} (Debian packages)…" >&2

@@ -1,0 +1,1 @@
+// Analysis: see the files of this folder.
