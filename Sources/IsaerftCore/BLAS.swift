@@ -21,6 +21,20 @@ public enum BLAS {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
             return
         }
+        if m == 1 {
+            // One row (a KV-cache decode step): a matrix-vector product reads b once, where sgemm
+            // would first pack all of b (measured: packing a 262,144 × 640 head took 60% of decode time).
+            let incX = transA ? lda : 1
+            if beta == 0 { c.update(repeating: 0, count: n) }   // y may hold garbage (NaN · 0 is NaN)
+            #if canImport(Accelerate)
+            if transB { cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(k), alpha, b, Int32(ldb), a, Int32(incX), beta, c, 1) }
+            else { cblas_sgemv(CblasRowMajor, CblasTrans, Int32(k), Int32(n), alpha, b, Int32(ldb), a, Int32(incX), beta, c, 1) }
+            #else
+            if transB { cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(n), blasint(k), alpha, b, blasint(ldb), a, blasint(incX), beta, c, 1) }
+            else { cblas_sgemv(CblasRowMajor, CblasTrans, blasint(k), blasint(n), alpha, b, blasint(ldb), a, blasint(incX), beta, c, 1) }
+            #endif
+            return
+        }
         #if canImport(Accelerate)
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))

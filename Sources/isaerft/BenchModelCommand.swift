@@ -50,15 +50,23 @@ struct BenchModel: AsyncParsableCommand {
             ]
             if let torchPython {
                 Output.progress("timing PyTorch…")
-                let torch = try runScript(torchPython, [torchScript, "--json-only", "--seq", "\(seq)", "--batch", "\(batch)",
-                                                        "--new-tokens", "\(newTokens)", "--repeats", "\(repeats)"])
+                let torch = try runScript(torchPython, [torchScript, "--json-only", "--seq", "\(seq)", "--batches", "1,\(batch)",
+                                                        "--new", "\(newTokens)", "--repeats", "\(repeats)"])
                 Output.endProgress()
                 r["torch"] = torch
-                for (ours, theirs) in [("prefill_1_full_logits_tokens_per_s", "prefill_1_full_logits_tokens_per_s"),
-                                       ("prefill_batch_full_logits_tokens_per_s", "prefill_batch_full_logits_tokens_per_s"),
-                                       ("prefill_1_last_logits_tokens_per_s", "prefill_1_last_logits_tokens_per_s"),
-                                       ("decode_tokens_per_s", "decode_tokens_per_s")] {
-                    if let a = r[ours] as? Double, let b = torch[theirs] as? Double, b > 0 { r["ratio_" + ours] = a / b }
+                let prefill = torch["prefill"] as? [String: Any] ?? [:]
+                func tps(_ shape: String, _ kind: String) -> Double? {
+                    ((prefill[shape] as? [String: Any])?[kind] as? [String: Any])?["tokens_per_s"] as? Double
+                }
+                let pairs: [(String, Double?)] = [
+                    ("prefill_1_full_logits_tokens_per_s", tps("1x\(seq)", "full_logits")),
+                    ("prefill_1_last_logits_tokens_per_s", tps("1x\(seq)", "logits_to_keep_1")),
+                    ("prefill_batch_full_logits_tokens_per_s", tps("\(batch)x\(seq)", "full_logits")),
+                    ("prefill_batch_last_logits_tokens_per_s", tps("\(batch)x\(seq)", "logits_to_keep_1")),
+                    ("decode_tokens_per_s", (torch["decode"] as? [String: Any])?["tokens_per_s"] as? Double),
+                ]
+                for (key, theirs) in pairs {
+                    if let a = r[key] as? Double, let b = theirs, b > 0 { r["torch_" + key] = b; r["ratio_" + key] = a / b }
                 }
             }
             if json { Output.json(r); return }
