@@ -188,7 +188,7 @@ CONFIGS = [
             num_attention_heads=6,
             num_key_value_heads=2,
             head_dim=8,
-            max_position_embeddings=128,
+            max_position_embeddings=2048,
             rms_norm_eps=1e-5,
             rope_theta=500000.0,
             rope_scaling=dict(
@@ -196,7 +196,10 @@ CONFIGS = [
                 factor=8.0,
                 low_freq_factor=1.0,
                 high_freq_factor=4.0,
-                original_max_position_embeddings=32,
+                # brief: 32. With head_dim 8 and theta 5e5 the wavelengths are 6.3, 167, 4443, 118k:
+                # orig 32 would only keep / divide; 256 puts 167 in (orig/high, orig/low) = (64, 256),
+                # so all three branches (keep, blend, divide by factor) are exercised.
+                original_max_position_embeddings=256,
             ),
             tie_word_embeddings=True,
             hidden_act="silu",
@@ -983,7 +986,9 @@ def main() -> None:
             "final 3.0 (instead of 50 / 30) so that capping matters with random weights",
             "gemma3_f": "hidden 32, head_dim 16 (!= hidden/heads = 8), intermediate 64; query_pre_attn_scalar 32 "
             "(now != head_dim, so the attention scale must come from query_pre_attn_scalar)",
-            "llama3_b": "intermediate 64 (not given)",
+            "llama3_b": "intermediate 64 (not given); rope_scaling original_max_position_embeddings 256 instead of 32 "
+            "(head_dim 8, theta 5e5 -> wavelengths 6.3 / 167 / 4443 / 118k: keep / blend / divide / divide, so the "
+            "smooth-blend branch is exercised), max_position_embeddings 2048",
             "llama_a": "intermediate 96 as in the brief; batch.* added (T2=14) to test RoPE with left padding",
         },
 
