@@ -24,6 +24,10 @@ else
     "$BIN" make-random-model --output "$DEMO" --layers 4 --width 256 --heads 4
     "$BIN" run --model "$DEMO" --ids 464,2068,7586,21831 --hooks blocks.1.hook_resid_post --output "$DEMO/run.safetensors"
 fi
+if [ -f ../shared/data/stories260K/stories260K.bin ]; then
+    echo "== a real model: stories260K (llama2.c)"
+    "$BIN" generate --model ../shared/data/stories260K/stories260K.bin --prompt "Once upon a time" --max-new-tokens 40
+fi
 echo "== benchmark (GPT-2 small sized, random weights)"
 PY=${ISAERFT_TORCH_PYTHON:-}
 if [ -n "$PY" ]; then "$BIN" bench forward --repeats 3 --torch-python "$PY"; else "$BIN" bench forward --repeats 3; fi
