@@ -68,22 +68,8 @@ public final class DecoderModel: HookedLanguageModel {
             throw ModelError.invalidConfig("a pass that extends a KV cache cannot be kept for backward")
         }
         let ids = batch.ids.flatMap { $0 }
-        let rowMask = batch.mask?.flatMap { $0 }
-        var positions = [Int](repeating: 0, count: N)
-        for b in 0..<B {
-            var next = cache?.nextPosition[b] ?? 0
-            for t in 0..<T {
-                let real = rowMask?[b * T + t] ?? true
-                positions[b * T + t] = real ? next : max(0, next - 1)
-                if real { next += 1 }
-            }
-            if cache != nil { cache!.nextPosition[b] = next }
-        }
-        var keyMask: [Bool]? = rowMask
-        if cache != nil {
-            cache!.appendMask(rowMask ?? [Bool](repeating: true, count: N), batch: B, length: T)
-            keyMask = cache!.keyMaskIfNeeded
-        }
+        let layout = try PassLayout(batch, cache: &cache, contextLength: c.contextLength)
+        let positions = layout.positions, keyMask = layout.keyMask
         var rec = Recorder(hooks: options.hooks, context: HookContext(batch: B, length: T, positionOffset: past))
         var acts: DecoderActivations? = options.retainForBackward
             ? DecoderActivations(batch: B, length: T, ids: ids, positions: positions, keyMask: keyMask, blocks: [], logitRows: [])
@@ -103,15 +89,7 @@ public final class DecoderModel: HookedLanguageModel {
         }
         let (finalOut, finalNormalized, finalInv) = try norm(x, scale: weights.finalNorm, scaleHook: .lnFinalScale,
                                                              normalizedHook: .lnFinalNormalized, B: B, T: T, rec: &rec)
-        let rows: [Int]
-        switch options.logits {
-        case .all: rows = Array(0..<N)
-        case .none: rows = []
-        case .lastPosition: rows = (0..<B).map { $0 * T + T - 1 }
-        case .positions(let ps):
-            for p in ps where p < 0 || p >= T { throw ModelError.invalidConfig("logit position \(p) outside 0..<\(T)") }
-            rows = (0..<B).flatMap { b in ps.map { b * T + $0 } }
-        }
+        let rows = try options.logits.rows(batch: B, length: T)
         var logits: Tensor? = nil
         var raw: Tensor? = nil
         if !rows.isEmpty {

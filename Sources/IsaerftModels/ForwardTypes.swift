@@ -95,3 +95,48 @@ public struct GPT2Activations: Sendable {
     /// Row indices (into the N rows) whose logits were computed, in output order.
     var logitRows: [Int]
 }
+
+// MARK: - Shared pass set-up
+
+/// Positions and key mask of one pass, continuing a KV cache when there is one (HF `generate`
+/// semantics: positions = cumsum(mask) − 1 clipped at 0; padding keys are never attended to).
+struct PassLayout {
+    var positions: [Int]
+    var keyMask: [Bool]?
+
+    init(_ batch: TokenBatch, cache: inout KVCache?, contextLength: Int) throws {
+        let B = batch.batch, T = batch.length, N = B * T
+        let rowMask = batch.mask?.flatMap { $0 }
+        positions = [Int](repeating: 0, count: N)
+        for b in 0..<B {
+            var next = cache?.nextPosition[b] ?? 0
+            for t in 0..<T {
+                let real = rowMask?[b * T + t] ?? true
+                positions[b * T + t] = real ? next : max(0, next - 1)
+                if real { next += 1 }
+            }
+            if cache != nil { cache!.nextPosition[b] = next }
+        }
+        for p in positions where p >= contextLength { throw ModelError.sequenceTooLong(p + 1, maximum: contextLength) }
+        if cache != nil {
+            cache!.appendMask(rowMask ?? [Bool](repeating: true, count: N), batch: B, length: T)
+            keyMask = cache!.keyMaskIfNeeded
+        } else {
+            keyMask = rowMask
+        }
+    }
+}
+
+extension LogitsRequest {
+    /// Row indices (into the `batch · length` rows) whose logits are computed, in output order.
+    func rows(batch B: Int, length T: Int) throws -> [Int] {
+        switch self {
+        case .all: return Array(0..<(B * T))
+        case .none: return []
+        case .lastPosition: return (0..<B).map { $0 * T + T - 1 }
+        case .positions(let ps):
+            for p in ps where p < 0 || p >= T { throw ModelError.invalidConfig("logit position \(p) outside 0..<\(T)") }
+            return (0..<B).flatMap { b in ps.map { b * T + $0 } }
+        }
+    }
+}

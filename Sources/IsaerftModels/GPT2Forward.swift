@@ -37,27 +37,8 @@ public final class GPT2Model: HookedLanguageModel {
         let hooks = options.hooks
         let ids = batch.ids.flatMap { $0 }
         // Positions: cumsum(mask) − 1 clipped at 0, continuing from the cache (HF generate).
-        var positions = [Int](repeating: 0, count: N)
-        var rowMask: [Bool]? = nil
-        if let m = batch.mask { rowMask = m.flatMap { $0 } }
-        for b in 0..<B {
-            var next = cache?.nextPosition[b] ?? 0
-            for t in 0..<T {
-                let real = rowMask?[b * T + t] ?? true
-                positions[b * T + t] = real ? next : max(0, next - 1)
-                if real { next += 1 }
-            }
-            if cache != nil { cache!.nextPosition[b] = next }
-        }
-        for p in positions where p >= config.contextLength { throw ModelError.sequenceTooLong(p + 1, maximum: config.contextLength) }
-        // Key mask over all cached keys plus this call's.
-        var keyMask: [Bool]? = nil
-        if cache != nil {
-            cache!.appendMask(rowMask ?? [Bool](repeating: true, count: N), batch: B, length: T)
-            keyMask = cache!.keyMaskIfNeeded
-        } else {
-            keyMask = rowMask
-        }
+        let layout = try PassLayout(batch, cache: &cache, contextLength: config.contextLength)
+        let positions = layout.positions, keyMask = layout.keyMask
         var rec = Recorder(hooks: hooks, context: HookContext(batch: B, length: T, positionOffset: past))
         var acts = options.retainForBackward
             ? GPT2Activations(batch: B, length: T, ids: ids, positions: positions, keyMask: keyMask, blocks: [], logitRows: [])
@@ -85,15 +66,7 @@ public final class GPT2Model: HookedLanguageModel {
         var lnf = Tensor.uninitialized([N, d]), mean = Tensor.uninitialized([N]), rstd = Tensor.uninitialized([N])
         try layerNormHooked(out: &lnf, mean: &mean, rstd: &rstd, x: x, weight: weights.lnFinalWeight, bias: weights.lnFinalBias,
                             scaleHook: .lnFinalScale, normalizedHook: .lnFinalNormalized, batch: B, length: T, rec: &rec)
-        let rows: [Int]
-        switch options.logits {
-        case .all: rows = Array(0..<N)
-        case .none: rows = []
-        case .lastPosition: rows = (0..<B).map { $0 * T + T - 1 }
-        case .positions(let ps):
-            for p in ps where p < 0 || p >= T { throw ModelError.invalidConfig("logit position \(p) outside 0..<\(T)") }
-            rows = (0..<B).flatMap { b in ps.map { b * T + $0 } }
-        }
+        let rows = try options.logits.rows(batch: B, length: T)
         var logits: Tensor? = nil
         if !rows.isEmpty {
             let hidden = rows.count == N ? lnf : gatherRows(lnf, rows)
