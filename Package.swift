@@ -49,7 +49,7 @@ let package = Package(
         ], swiftSettings: optimise),
         // The command-line tool: parses, wires, prints.
         .executableTarget(name: "isaerft", dependencies: [
-            "IsaerftCore", "IsaerftFiles", "IsaerftTokenizers", "IsaerftModels", "IsaerftSAE", "IsaerftData", "IsaerftAnalysis", "IsaerftCheckpoints",
+            "CKernels", "IsaerftCore", "IsaerftFiles", "IsaerftTokenizers", "IsaerftModels", "IsaerftSAE", "IsaerftData", "IsaerftAnalysis", "IsaerftCheckpoints",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimise),
         // Shared test helpers: approximate comparison, fixtures, ../shared/data lookup.

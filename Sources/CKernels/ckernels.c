@@ -160,3 +160,13 @@ CLONES void isa_layernorm_backward_rows(float *dx, const float *dout, const floa
         }
     }
 }
+
+#if defined(__linux__) && defined(__GLIBC__)
+#include <malloc.h>
+void isa_keep_large_allocations(void) {
+    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_TRIM_THRESHOLD, 0x7fffffff);
+}
+#else
+void isa_keep_large_allocations(void) {}
+#endif

@@ -54,21 +54,6 @@ public enum BLAS {
         #endif
     }
 
-    /// Runs `body` with BLAS limited to one thread, for many small products issued from parallel
-    /// chunks (attention heads); restores the previous count after. Not for concurrent use by
-    /// independent callers: the OpenBLAS thread count is process-wide.
-    public static func singleThreaded<R>(_ body: () throws -> R) rethrows -> R {
-        #if canImport(Accelerate)
-        return try body()
-        #else
-        let before = openblas_get_num_threads()
-        if before == 1 { return try body() }
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(before) }
-        return try body()
-        #endif
-    }
-
     public static var threadCount: Int {
         #if canImport(Accelerate)
         return 0

@@ -27,6 +27,7 @@ struct BenchForward: AsyncParsableCommand {
     @Option(name: .customLong("torch-script"), help: "Path of bench_forward_torch.py.") var torchScript = "scripts/bench_forward_torch.py"
     @Option(help: "Threads for PyTorch.") var threads = 2
     @Flag(help: "Print one JSON object.") var json = false
+    @Flag(name: .customLong("forward-only"), help: "Time the forward only (for profiling).") var forwardOnly = false
 
     func run() async throws {
         try await reportingErrors {
@@ -44,7 +45,7 @@ struct BenchForward: AsyncParsableCommand {
             Output.progress("timing forward…")
             let fwd = try median(repeats) { _ = try model.forward(tb) }
             Output.progress("timing forward + backward to \(hook)…")
-            let fb = try median(repeats) {
+            let fb = forwardOnly ? fwd : try median(repeats) {
                 let out = try model.forward(tb, options: ForwardOptions(retainForBackward: true))
                 let (_, d) = nextTokenLoss(logits: out.logits!, batch: tb)
                 _ = try model.backward(out.activations!, dLogits: d, to: [hook])

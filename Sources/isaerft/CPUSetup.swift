@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -21,6 +22,13 @@ enum CPUSetup {
         execv("/proc/self/exe", &cargs)
         // execv returned: keep going with the detected core.
         #endif
+    }
+
+    /// Activations and logits are large arrays allocated and freed every pass. glibc serves blocks above
+    /// its mmap threshold (at most 32 MB) with fresh mappings, so every pass paid a page fault per 4 KB
+    /// (≈ 4% of a GPT-2 forward). Keep them in the heap and do not hand freed memory back.
+    static func keepLargeAllocations() {
+        isa_keep_large_allocations()
     }
 
     /// "SKYLAKEX" with AVX-512 F/BW/VL/DQ, "HASWELL" with AVX2 + FMA, else nil (let OpenBLAS decide).

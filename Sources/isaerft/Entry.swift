@@ -5,6 +5,7 @@ import Foundation
 enum Entry {
     static func main() async {
         CPUSetup.chooseBLASCoreAndReexecIfNeeded()
+        CPUSetup.keepLargeAllocations()
         await Isaerft.main()
     }
 }
@@ -15,5 +16,6 @@ struct Isaerft: AsyncParsableCommand {
         abstract: "Run language models with TransformerLens hook points, SAEs and ISaeRFT on the CPU.",
         version: "0.1.0",
         subcommands: [TokenizeCommand.self, RunCommand.self, GenerateCommand.self, BenchCommand.self,
-                      MakeRandomModelCommand.self])
+                      SteerCommand.self,
+                      MakeRandomModelCommand.self, SAECommand.self])
 }

@@ -25,6 +25,8 @@ void isa_add_scaled_exp(float *out, const float *x, ptrdiff_t n, float shift, fl
 /* LayerNorm backward for rows [lo, hi): dx += rstd (g - mean(g) - xhat mean(g xhat)), g = dout w (w may be NULL). */
 void isa_layernorm_backward_rows(float *dx, const float *dout, const float *x, const float *w,
                                  const float *mean, const float *rstd, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t d);
+/* glibc: serve large blocks from the heap and keep freed memory (no page faults per pass). */
+void isa_keep_large_allocations(void);
 /* out = a + b. */
 void isa_add(float *out, const float *a, const float *b, ptrdiff_t n);
 #endif

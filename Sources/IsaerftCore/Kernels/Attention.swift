@@ -63,8 +63,8 @@ public func attentionProbsForward(probs: inout Tensor, scores: inout Tensor?, q:
     if wantScores && scores!.count != probs.count { scores = Tensor(shape: g.probsShape) }
     q.withUnsafeBufferPointer { pq in k.withUnsafeBufferPointer { pk in probs.withUnsafeMutableBufferPointer { pp in
         let pp = pp.baseAddress!, pq = pq.baseAddress!, pk = pk.baseAddress!
-        BLAS.singleThreaded {
-            Parallel.forEach(B * H, costPerItem: Tq * Tk * D) { items in
+        do {
+            headRange(B * H) { items in
                 for item in items {
                     let b = item / H, h = item % H, kvh = h / g.group
                     let s = pp + item * Tq * Tk
@@ -118,8 +118,8 @@ public func attentionApplyForward(z: inout Tensor, probs: Tensor, v: Tensor, geo
                  "attentionApplyForward: z \(z.shape), v \(v.shape), probs \(probs.shape) for \(g)")
     probs.withUnsafeBufferPointer { pp in v.withUnsafeBufferPointer { pv in z.withUnsafeMutableBufferPointer { pz in
         let pz = pz.baseAddress!, pp = pp.baseAddress!, pv = pv.baseAddress!
-        BLAS.singleThreaded {
-            Parallel.forEach(B * H, costPerItem: Tq * Tk * D) { items in
+        do {
+            headRange(B * H) { items in
                 for item in items {
                     let b = item / H, h = item % H, kvh = h / g.group
                     BLAS.gemm(transA: false, transB: false, m: Tq, n: D, k: Tk,
@@ -142,9 +142,9 @@ public func attentionApplyBackward(dProbs: inout Tensor, dv: inout Tensor, dZ: T
     dZ.withUnsafeBufferPointer { pdz in probs.withUnsafeBufferPointer { pp in v.withUnsafeBufferPointer { pv in
     dProbs.withUnsafeMutableBufferPointer { pdp in dv.withUnsafeMutableBufferPointer { pdv in
         let pdz = pdz.baseAddress!, pp = pp.baseAddress!, pv = pv.baseAddress!, pdp = pdp.baseAddress!, pdv = pdv.baseAddress!
-        BLAS.singleThreaded {
+        do {
             // One chunk per (b, kv head): the query heads of a group all add into the same dv columns.
-            Parallel.forEach(B * Hk, costPerItem: g.group * Tq * Tk * D * 2) { items in
+            headRange(B * Hk) { items in
                 for item in items {
                     let b = item / Hk, kvh = item % Hk
                     for h in (kvh * g.group)..<((kvh + 1) * g.group) {
@@ -174,8 +174,8 @@ public func attentionProbsBackward(dq: inout Tensor, dk: inout Tensor, dProbs: T
     k.withUnsafeBufferPointer { pk in dq.withUnsafeMutableBufferPointer { pdq in dk.withUnsafeMutableBufferPointer { pdk in
         let pdp = pdp.baseAddress!, pp = pp.baseAddress!, pq = pq.baseAddress!, pk = pk.baseAddress!
         let pdq = pdq.baseAddress!, pdk = pdk.baseAddress!
-        BLAS.singleThreaded {
-            Parallel.forEach(B * Hk, costPerItem: g.group * Tq * Tk * D * 3) { items in
+        do {
+            headRange(B * Hk) { items in
                 let dS = UnsafeMutablePointer<Float>.allocate(capacity: Tq * Tk)
                 let raw = g.softcap == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: Tq * Tk)
                 defer { dS.deallocate(); raw?.deallocate() }
@@ -207,3 +207,9 @@ public func attentionProbsBackward(dq: inout Tensor, dk: inout Tensor, dProbs: T
         }
     } } } } } }
 }
+
+/// The head products run one after another with OpenBLAS's own threads. (Running heads in parallel
+/// chunks needed a single-threaded BLAS, and OpenBLAS 0.3.21 only has a process-wide thread count:
+/// changing it while another pass multiplies made results depend on timing.)
+@inline(__always)
+private func headRange(_ n: Int, _ body: (Range<Int>) -> Void) { if n > 0 { body(0..<n) } }

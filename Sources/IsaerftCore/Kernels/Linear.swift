@@ -8,11 +8,22 @@ public enum WeightLayout: Sendable {
 
 /// y[n, out] = x[n, in] · W + b. Matches HF `Conv1D` (`.inOut`) and `nn.Linear` (`.outIn`).
 public func linearForward(out: inout Tensor, x: Tensor, weight: Tensor, bias: Tensor?, layout: WeightLayout) {
+    // With a bias, the rows start as the bias and the product accumulates onto them: one pass over
+    // `out` instead of BLAS zeroing it and a second pass adding the bias.
+    if let bias { fillRows(&out, with: bias) }
     switch layout {
-    case .inOut: matmul(x, weight, into: &out)
-    case .outIn: matmulTransposedB(x, weight, into: &out)
+    case .inOut: matmul(x, weight, into: &out, accumulate: bias != nil)
+    case .outIn: matmulTransposedB(x, weight, into: &out, accumulate: bias != nil)
     }
-    if let bias { addBias(&out, bias) }
+}
+
+/// Sets every row of `x` `[rows, cols]` to `row` `[cols]`.
+public func fillRows(_ x: inout Tensor, with row: Tensor) {
+    let (rows, cols) = x.matrixShape
+    precondition(row.count == cols, "fillRows: row \(row.shape) for rows of \(cols)")
+    row.withUnsafeBufferPointer { pr in x.withUnsafeMutableBufferPointer { px in
+        for r in 0..<rows { (px.baseAddress! + r * cols).update(from: pr.baseAddress!, count: cols) }
+    } }
 }
 
 /// Backward of `linearForward`. Adds (+=) into `dx`, `dWeight` and `dBias` when they are non-nil;
