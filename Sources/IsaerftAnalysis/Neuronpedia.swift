@@ -1,3 +1,4 @@
+import IsaerftCore
 import Foundation
 
 /// A Neuronpedia source: `{modelId}/{sourceId}` with `sourceId = {layer}-{setName}`
@@ -48,18 +49,4 @@ public struct NeuronpediaID: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// `s` as a JSON string literal (quotes, backslashes and control characters escaped).
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-        default: out.unicodeScalars.append(u)
-        }
-    }
-    return out + "\""
-}
+func jsonString(_ s: String) -> String { JSONEscaping.quoted(s) }

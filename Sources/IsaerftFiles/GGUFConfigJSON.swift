@@ -1,3 +1,4 @@
+import IsaerftCore
 import Foundation
 
 /// A JSON value with ordered object keys, for writing HF `config.json` files deterministically
@@ -39,19 +40,5 @@ enum GGUFConfigJSON: Sendable, Equatable {
     /// UTF-8 bytes of the rendered text plus a final newline.
     var data: Data { Data((rendered() + "\n").utf8) }
 
-    private static func quoted(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
+    private static func quoted(_ s: String) -> String { JSONEscaping.quoted(s) }
 }

@@ -115,25 +115,7 @@ public enum SafeTensors {
 
     /// A JSON string literal escaped as serde_json does: `"` `\` and control characters only
     /// (`\n \r \t \b \f`, others as `\u00xx`); everything else, non-ASCII included, is raw UTF-8.
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    static func jsonString(_ s: String) -> String { JSONEscaping.quoted(s) }
 
     // MARK: - Encoding (little-endian)
 

@@ -1,3 +1,4 @@
+import IsaerftCore
 import Foundation
 
 /// A JSON value with object keys kept in file order, so a `cfg.json` read and written back keeps
@@ -108,25 +109,7 @@ public indirect enum JSONValue: Sendable, Equatable, CustomStringConvertible {
         return s
     }
 
-    static func quoted(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20 || u.value > 0x7E:
-                for unit in String(u).utf16 {
-                    let hex = String(unit, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                }
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
-    }
+    static func quoted(_ s: String) -> String { JSONEscaping.quoted(s, asciiOnly: true) }
 }
 
 // MARK: - Parsing
