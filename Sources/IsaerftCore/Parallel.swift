@@ -4,7 +4,11 @@ import Dispatch
 /// Read once; BLAS has its own thread pool (OpenBLAS pthreads) and is never called from these chunks
 /// with large shapes, so the two pools do not oversubscribe the cores.
 public enum Parallel {
-    public static let coreCount: Int = max(1, ProcessInfoShim.activeProcessorCount)
+    /// Worker count for element-wise kernels: `ISAERFT_THREADS` when set, else the active cores.
+    public static let coreCount: Int = {
+        if let v = ProcessInfo.processInfo.environment["ISAERFT_THREADS"], let n = Int(v), n > 0 { return n }
+        return max(1, ProcessInfoShim.activeProcessorCount)
+    }()
 
     /// Runs `body` over `0..<n` split into at most `coreCount` contiguous ranges, in parallel when
     /// the work (`n × costPerItem` scalar operations) is large enough to pay for the hand-off.
