@@ -38,21 +38,3 @@ public struct HookSet {
     func touches(_ h: HookPoint) -> Bool { capture.contains(h) || edits[h] != nil }
 }
 
-/// Parses TransformerLens hook names for a GPT-2-style model with `layerCount` blocks
-/// (prefer `HookedLanguageModel.hookPoints(named:)`, which knows the model's family).
-public func parseHookNames(_ names: [String], layerCount: Int) throws -> [HookPoint] {
-    let available = Set(HookPoint.all(layerCount: layerCount))
-    return try names.map { raw in
-        let name = raw.trimmingCharacters(in: .whitespaces)
-        guard let h = HookPoint(name: name) else {
-            throw ModelError.unknownHook(name, available: "hook_embed, blocks.0.hook_resid_post, blocks.0.attn.hook_z, ln_final.hook_normalized")
-        }
-        if let l = h.layer, l >= layerCount { throw ModelError.hookOutOfRange(name, layerCount: layerCount) }
-        guard available.contains(h) else {
-            throw ModelError.unknownHook(name, available: "hook_embed, blocks.0.hook_resid_post, blocks.0.attn.hook_z, ln_final.hook_normalized")
-        }
-        return h
-    }
-}
-
-import Foundation

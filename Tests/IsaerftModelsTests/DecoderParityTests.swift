@@ -9,21 +9,10 @@ import Testing
 /// written by `scripts/make_fixtures_llama.py` with transformers 5.23.0 (eager attention, fp32).
 let decoderFixtureNames = ["llama_a", "llama3_b", "qwen2_c", "qwen3_d", "gemma2_e", "gemma3_f"]
 
-struct DecoderFixture {
-    let model: DecoderModel
-    let reference: SafeTensorsFile
+typealias DecoderFixture = ModelFixture<DecoderModel>
 
-    init(_ name: String) throws {
-        let folder = SharedData.fixturesRoot.appendingPathComponent("llama/\(name)")
-        model = try DecoderModel.load(folder: folder)
-        reference = try SafeTensorsFile(url: folder.appendingPathComponent("reference.safetensors"))
-    }
-
-    func ids(_ key: String) throws -> [[Int]] {
-        let (shape, values) = try reference.int64s(key)
-        let t = shape.last!
-        return (0..<shape[0]).map { b in values[(b * t)..<((b + 1) * t)].map { Int($0) } }
-    }
+extension ModelFixture<DecoderModel> {
+    init(_ name: String) throws { try self.init(folder: "llama/\(name)", load: DecoderModel.load(folder:)) }
 }
 
 @Suite("Llama / Qwen / Gemma against transformers")

@@ -125,9 +125,9 @@ struct GPT2BehaviourTests {
     func errors() throws {
         #expect(throws: ModelError.tokenOutOfRange(97, vocabularySize: 97)) { try model.forward(TokenBatch([1, 97])) }
         #expect(throws: ModelError.sequenceTooLong(41, maximum: 40)) { try model.forward(TokenBatch(Array(repeating: 1, count: 41))) }
-        #expect(throws: ModelError.self) { try parseHookNames(["blocks.0.hook_nope"], layerCount: 3) }
+        #expect(throws: ModelError.self) { try model.hookPoints(named: ["blocks.0.hook_nope"]) }
         #expect(throws: ModelError.hookOutOfRange("blocks.3.hook_resid_post", layerCount: 3)) {
-            try parseHookNames(["blocks.3.hook_resid_post"], layerCount: 3)
+            try model.hookPoints(named: ["blocks.3.hook_resid_post"])
         }
         #expect(HookPoint(name: "blocks.01.hook_resid_post") == nil)
         for h in HookPoint.all(layerCount: 3) { #expect(HookPoint(name: h.description) == h) }

@@ -9,21 +9,10 @@ import Testing
 /// TransformerLens on random tiny GPT-2s with weights of std 0.2, none tuned for).
 let gpt2FixtureNames = ["tiny_a", "tiny_b_hub", "tiny_c_gelu"]
 
-struct GPT2Fixture {
-    let model: GPT2Model
-    let reference: SafeTensorsFile
+typealias GPT2Fixture = ModelFixture<GPT2Model>
 
-    init(_ name: String) throws {
-        let folder = SharedData.fixturesRoot.appendingPathComponent("gpt2/\(name)")
-        model = try GPT2Model.load(folder: folder)
-        reference = try SafeTensorsFile(url: folder.appendingPathComponent("reference.safetensors"))
-    }
-
-    func ids(_ key: String) throws -> [[Int]] {
-        let (shape, values) = try reference.int64s(key)
-        let t = shape.last!
-        return (0..<shape[0]).map { b in values[(b * t)..<((b + 1) * t)].map { Int($0) } }
-    }
+extension ModelFixture<GPT2Model> {
+    init(_ name: String) throws { try self.init(folder: "gpt2/\(name)", load: GPT2Model.load(folder:)) }
 }
 
 @Suite("GPT-2 against transformers and TransformerLens")
@@ -94,7 +83,7 @@ struct GPT2ParityTests {
         let wantLoss = try f.reference.tensor("single.loss").scalars[0]
         #expect(abs(loss - Double(wantLoss)) <= 1e-5 * max(1, abs(Double(wantLoss))), "\(name): loss \(loss) vs \(wantLoss)")
         let names = f.reference.names.filter { $0.hasPrefix("single.grad.") }
-        let hooks = try parseHookNames(names.map { String($0.dropFirst("single.grad.".count)) }, layerCount: f.model.config.layerCount)
+        let hooks = try f.model.hookPoints(named: names.map { String($0.dropFirst("single.grad.".count)) })
         #expect(hooks.count >= 4)
         let grads = try f.model.backward(out.activations!, dLogits: dLogits, to: Set(hooks))
         for (key, h) in zip(names, hooks) {
@@ -121,7 +110,7 @@ struct GPT2ParityTests {
         let ids = try f.ids("single.input_ids")
         let model = f.model.centeringWritingWeights()
         let keys = f.reference.names.filter { $0.hasPrefix("centered.hook.") }
-        let hooks = try parseHookNames(keys.map { String($0.dropFirst("centered.hook.".count)) }, layerCount: model.config.layerCount)
+        let hooks = try model.hookPoints(named: keys.map { String($0.dropFirst("centered.hook.".count)) })
         let out = try model.forward(TokenBatch(ids: ids), options: ForwardOptions(hooks: HookSet(capture: Set(hooks))))
         for (key, h) in zip(keys, hooks) {
             let c = compare(out.captured[h]!, try f.reference.tensor(key), atol: 1e-4)
