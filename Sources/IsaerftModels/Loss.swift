@@ -8,11 +8,7 @@ import IsaerftCore
 public func nextTokenLoss(logits: Tensor, batch: TokenBatch) -> (loss: Double, dLogits: Tensor) {
     let B = batch.batch, T = batch.length, V = logits.shape.last!
     precondition(logits.shape == [B, T, V], "nextTokenLoss: logits \(logits.shape) for a \(B)×\(T) batch")
-    var targets = [Int](repeating: -1, count: B * T)
-    for b in 0..<B { for t in 0..<(T - 1) {
-        let real = (batch.mask?[b][t] ?? true) && (batch.mask?[b][t + 1] ?? true)
-        if real { targets[b * T + t] = batch.ids[b][t + 1] }
-    } }
+    let targets = batch.nextTokenTargets()
     let count = targets.filter { $0 >= 0 }.count
     let flat = logits.reshaped([B * T, V])
     let losses = crossEntropyForward(logits: flat, targets: targets)
@@ -22,4 +18,17 @@ public func nextTokenLoss(logits: Tensor, batch: TokenBatch) -> (loss: Double, d
         crossEntropyBackward(dLogits: &d, dLoss: targets.map { $0 >= 0 ? 1 / Float(count) : 0 }, logits: flat, targets: targets)
     }
     return (loss, d.reshaped([B, T, V]))
+}
+
+extension TokenBatch {
+    /// For each of the `batch · length` rows, the id the position predicts (the next token), or −1
+    /// for the last position and wherever either token is padding (the ignore index).
+    public func nextTokenTargets() -> [Int] {
+        let B = batch, T = length
+        var targets = [Int](repeating: -1, count: B * T)
+        for b in 0..<B { for t in 0..<max(0, T - 1) where (mask?[b][t] ?? true) && (mask?[b][t + 1] ?? true) {
+            targets[b * T + t] = ids[b][t + 1]
+        } }
+        return targets
+    }
 }

@@ -6,7 +6,7 @@ import IsaerftCore
 /// final soft-cap applied first when `softcap` is set).
 /// Shapes: hidden `[N, d]` (after the final norm), unembed `[V, d]`, targets `[N]`.
 func chunkedTargetLogProbs(hidden: Tensor, unembed: Tensor, targets: [Int], softcap: Float?, chunkRows: Int = 64) -> [Float] {
-    let (n, d) = hidden.matrixShape, V = unembed.matrixShape.rows
+    let n = hidden.matrixShape.rows, V = unembed.matrixShape.rows
     var out = [Float](repeating: 0, count: n)
     let wanted = (0..<n).filter { targets[$0] >= 0 }
     var start = 0
@@ -19,7 +19,6 @@ func chunkedTargetLogProbs(hidden: Tensor, unembed: Tensor, targets: [Int], soft
         let losses = crossEntropyForward(logits: logits, targets: rows.map { targets[$0] })
         for (i, r) in rows.enumerated() { out[r] = -losses[i] }
         start += chunkRows
-        _ = d
     }
     return out
 }
@@ -29,11 +28,6 @@ extension HookedLanguageModel {
     /// padding or absent), computed in row chunks so large vocabularies do not exhaust memory.
     /// Returns `[B, T]`.
     public func nextTokenLogProbs(_ batch: TokenBatch, hooks: HookSet = HookSet()) throws -> Tensor {
-        let B = batch.batch, T = batch.length
-        var targets = [Int](repeating: -1, count: B * T)
-        for b in 0..<B { for t in 0..<(T - 1) where (batch.mask?[b][t] ?? true) && (batch.mask?[b][t + 1] ?? true) {
-            targets[b * T + t] = batch.ids[b][t + 1]
-        } }
-        return try targetLogProbs(batch, targets: targets, hooks: hooks)
+        try targetLogProbs(batch, targets: batch.nextTokenTargets(), hooks: hooks)
     }
 }
