@@ -10,6 +10,7 @@ let package = Package(
     products: [
         .library(name: "Isaerft", targets: [
             "IsaerftCore", "IsaerftFiles", "IsaerftTokenizers", "IsaerftModels", "IsaerftSAE", "IsaerftData", "IsaerftAnalysis", "IsaerftCheckpoints",
+            "IsaerftRuns", "IsaerftSAETraining", "IsaerftTuning", "IsaerftAudit",
         ]),
         .executable(name: "isaerft", targets: ["isaerft"]),
     ],
@@ -47,9 +48,25 @@ let package = Package(
             "IsaerftCore", "IsaerftFiles", "IsaerftTokenizers", "IsaerftModels",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ], swiftSettings: optimise),
+        // Long jobs: atomic checkpoints and exact resume, run records, config files, optimisers, interrupts.
+        .target(name: "IsaerftRuns", dependencies: ["IsaerftCore", "IsaerftFiles"], swiftSettings: optimise),
+        // SAE training: activation pipeline, trainable architectures and losses, the training loop.
+        .target(name: "IsaerftSAETraining", dependencies: [
+            "IsaerftCore", "IsaerftFiles", "IsaerftModels", "IsaerftSAE", "IsaerftData", "IsaerftTokenizers", "IsaerftRuns",
+        ], swiftSettings: optimise),
+        // ISaeRFT: components on SAE latents, preference/SFT objectives, data, training, adapters.
+        .target(name: "IsaerftTuning", dependencies: [
+            "IsaerftCore", "IsaerftFiles", "IsaerftModels", "IsaerftSAE", "IsaerftData", "IsaerftTokenizers", "IsaerftRuns",
+        ], swiftSettings: optimise),
+        // Audit of a trained adapter: moved latents, effects, trajectories, reports (Markdown, JSON, HTML).
+        .target(name: "IsaerftAudit", dependencies: [
+            "IsaerftCore", "IsaerftFiles", "IsaerftModels", "IsaerftSAE", "IsaerftData", "IsaerftTokenizers", "IsaerftAnalysis",
+            "IsaerftRuns", "IsaerftTuning",
+        ], swiftSettings: optimise),
         // The command-line tool: parses, wires, prints.
         .executableTarget(name: "isaerft", dependencies: [
             "CKernels", "IsaerftCore", "IsaerftFiles", "IsaerftTokenizers", "IsaerftModels", "IsaerftSAE", "IsaerftData", "IsaerftAnalysis", "IsaerftCheckpoints",
+            "IsaerftRuns", "IsaerftSAETraining", "IsaerftTuning", "IsaerftAudit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimise),
         // Shared test helpers: approximate comparison, fixtures, ../shared/data lookup.
@@ -61,6 +78,16 @@ let package = Package(
         .testTarget(name: "IsaerftAnalysisTests", dependencies: ["IsaerftAnalysis", "IsaerftSAE", "IsaerftModels", "IsaerftData", "IsaerftTestSupport"]),
         .testTarget(name: "IsaerftSAETests", dependencies: ["IsaerftSAE", "IsaerftModels", "IsaerftFiles", "IsaerftTestSupport"]),
         .testTarget(name: "IsaerftModelsTests", dependencies: ["IsaerftModels", "IsaerftFiles", "IsaerftTestSupport"]),
+        .testTarget(name: "IsaerftRunsTests", dependencies: ["IsaerftRuns", "IsaerftTestSupport"]),
+        .testTarget(name: "IsaerftSAETrainingTests", dependencies: [
+            "IsaerftSAETraining", "IsaerftSAE", "IsaerftModels", "IsaerftData", "IsaerftTokenizers", "IsaerftRuns", "IsaerftFiles", "IsaerftTestSupport",
+        ]),
+        .testTarget(name: "IsaerftTuningTests", dependencies: [
+            "IsaerftTuning", "IsaerftSAE", "IsaerftModels", "IsaerftData", "IsaerftTokenizers", "IsaerftRuns", "IsaerftFiles", "IsaerftTestSupport",
+        ]),
+        .testTarget(name: "IsaerftAuditTests", dependencies: [
+            "IsaerftAudit", "IsaerftTuning", "IsaerftSAE", "IsaerftModels", "IsaerftAnalysis", "IsaerftFiles", "IsaerftTestSupport",
+        ]),
         // End-to-end: runs the built `isaerft` binary (skips when it has not been built).
         .testTarget(name: "IsaerftCLITests", dependencies: ["IsaerftFiles", "IsaerftTestSupport"]),
         .testTarget(name: "IsaerftCheckpointsTests", dependencies: [

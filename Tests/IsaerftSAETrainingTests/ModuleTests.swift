@@ -1,0 +1,6 @@
+import XCTest
+@testable import IsaerftSAETraining
+
+final class IsaerftSAETrainingModuleTests: XCTestCase {
+    func testModuleLinks() { XCTAssertNotNil(IsaerftSAETraining.self as Any.Type?) }
+}

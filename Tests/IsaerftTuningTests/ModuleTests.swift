@@ -1,0 +1,6 @@
+import XCTest
+@testable import IsaerftTuning
+
+final class IsaerftTuningModuleTests: XCTestCase {
+    func testModuleLinks() { XCTAssertNotNil(IsaerftTuning.self as Any.Type?) }
+}
