@@ -29,6 +29,11 @@ public struct DecoderActivations: Sendable {
     var finalNormalized: Tensor?, finalInv: Tensor?, finalOut: Tensor?
     var logitRows: [Int]
     var rawLogits: Tensor?    // before the final soft-cap (Gemma 2)
+    /// The first block that ran (`ForwardOptions.start`; `blocks[i]` is block `firstLayer + i`).
+    var firstLayer = 0
+    var resumed = false
+    /// VJPs of the gradient-aware edits that ran.
+    var vjps = EditVJPs()
 }
 
 /// Llama 2/3, Qwen2, Qwen3, Gemma 2 and Gemma 3 text models with TransformerLens hook points.
@@ -61,30 +66,39 @@ public final class DecoderModel: HookedLanguageModel {
         if let stop = options.stopAfterLayer, stop < 0 || stop >= c.layerCount {
             throw ModelError.invalidConfig("stop after layer \(stop): the model has blocks 0..<\(c.layerCount)")
         }
-        for h in options.hooks.capture.union(options.hooks.edits.keys) where !hookPoints.contains(h) {
+        for h in options.hooks.touchedHooks where !hookPoints.contains(h) {
             throw ModelError.unknownHook(h.description, available: Self.exampleNames(hookPoints))
         }
         if options.retainForBackward && cache != nil {
             throw ModelError.invalidConfig("a pass that extends a KV cache cannot be kept for backward")
         }
+        let first = try options.firstLayer(layerCount: c.layerCount, width: d, batch: B, length: T, cached: cache != nil)
         let ids = batch.ids.flatMap { $0 }
         let layout = try PassLayout(batch, cache: &cache, contextLength: c.contextLength)
         let positions = layout.positions, keyMask = layout.keyMask
-        var rec = Recorder(hooks: options.hooks, context: HookContext(batch: B, length: T, positionOffset: past))
+        var rec = Recorder(hooks: options.hooks, context: HookContext(batch: B, length: T, positionOffset: past),
+                           keepVJPs: options.retainForBackward)
         var acts: DecoderActivations? = options.retainForBackward
-            ? DecoderActivations(batch: B, length: T, ids: ids, positions: positions, keyMask: keyMask, blocks: [], logitRows: [])
+            ? DecoderActivations(batch: B, length: T, ids: ids, positions: positions, keyMask: keyMask, blocks: [], logitRows: [],
+                                 firstLayer: first, resumed: options.start != nil)
             : nil
 
-        var x = Tensor.uninitialized([N, d])
-        embeddingForward(out: &x, ids: ids, table: weights.embedding)
-        if let s = c.embeddingScale { for i in 0..<x.count { x.scalars[i] *= s } }
-        try rec.apply(.embed, &x, shape: [B, T, d])
+        var x: Tensor
+        if let start = options.start {
+            x = start.residual.reshaped([N, d])
+        } else {
+            x = Tensor.uninitialized([N, d])
+            embeddingForward(out: &x, ids: ids, table: weights.embedding)
+            if let s = c.embeddingScale { for i in 0..<x.count { x.scalars[i] *= s } }
+            try rec.apply(.embed, &x, shape: [B, T, d])
+        }
         let last = options.stopAfterLayer ?? c.layerCount - 1
-        for l in 0...last {
+        for l in first..<(last + 1) {
             x = try block(l, x, B: B, T: T, positions: positions, keyMask: keyMask, rec: &rec, acts: &acts, cache: &cache)
         }
         if cache != nil { cache!.length += T }
         if options.stopAfterLayer != nil {
+            acts?.vjps = rec.vjps
             return ForwardResult(logits: nil, captured: rec.captured, activations: acts.map { .decoder($0) })
         }
         let (finalOut, finalNormalized, finalInv) = try norm(x, scale: weights.finalNorm, scaleHook: .lnFinalScale,
@@ -102,6 +116,7 @@ public final class DecoderModel: HookedLanguageModel {
         if acts != nil {
             acts!.residFinal = x; acts!.finalNormalized = finalNormalized; acts!.finalInv = finalInv
             acts!.finalOut = finalOut; acts!.logitRows = rows; acts!.rawLogits = raw
+            acts!.vjps = rec.vjps
         }
         return ForwardResult(logits: logits, captured: rec.captured, activations: acts.map { .decoder($0) })
     }

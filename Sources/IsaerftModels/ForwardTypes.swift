@@ -44,6 +44,19 @@ public enum LogitsRequest: Sendable, Equatable {
     case positions([Int])
 }
 
+/// Where a resumed forward pass starts: the residual stream entering block `layer`
+/// (`blocks.layer.hook_resid_pre`, before that hook's edits), so blocks `< layer` and the embedding
+/// are skipped. `layer == layerCount` runs only the final norm and the head. Positions, padding
+/// masks and RoPE still come from the `TokenBatch`; local/global attention follows the absolute
+/// layer index. Used when the model below a hook is frozen and its activation is cached.
+public struct ResidualStart: Sendable {
+    public var layer: Int
+    /// `[batch, length, d_model]` (a `[batch·length, d_model]` tensor is accepted too).
+    public var residual: Tensor
+
+    public init(layer: Int, residual: Tensor) { self.layer = layer; self.residual = residual }
+}
+
 /// Options of one forward pass.
 public struct ForwardOptions {
     public var hooks: HookSet
@@ -52,11 +65,41 @@ public struct ForwardOptions {
     public var retainForBackward: Bool
     /// Run blocks 0...stopAfterLayer only (no final norm, no logits), like TransformerLens `stop_at_layer = L + 1`.
     public var stopAfterLayer: Int?
+    /// Resume from a residual stream instead of embedding the tokens (see `ResidualStart`). Hooks
+    /// before `blocks.start.hook_resid_pre` (capture, edit or gradient) are an error.
+    public var start: ResidualStart?
 
     public init(hooks: HookSet = HookSet(), logits: LogitsRequest = .all, retainForBackward: Bool = false,
-                stopAfterLayer: Int? = nil) {
+                stopAfterLayer: Int? = nil, start: ResidualStart? = nil) {
         self.hooks = hooks; self.logits = logits; self.retainForBackward = retainForBackward
-        self.stopAfterLayer = stopAfterLayer
+        self.stopAfterLayer = stopAfterLayer; self.start = start
+    }
+
+    /// Checks `start` against a model of `layerCount` blocks of width `width` and the batch, and
+    /// that no hook runs before it. Returns the first block to run (0 without a start).
+    func firstLayer(layerCount: Int, width: Int, batch B: Int, length T: Int, cached: Bool) throws -> Int {
+        guard let start else { return 0 }
+        guard start.layer >= 0 && start.layer <= layerCount else {
+            throw ModelError.invalidStart("layer \(start.layer) is outside 0...\(layerCount)")
+        }
+        guard start.residual.count == B * T * width,
+              start.residual.shape == [B, T, width] || start.residual.shape == [B * T, width] else {
+            throw ModelError.invalidStart("the residual has shape \(start.residual.shape), the batch needs [\(B), \(T), \(width)]")
+        }
+        if cached { throw ModelError.invalidStart("a resumed pass cannot extend a KV cache") }
+        if let stop = stopAfterLayer, stop < start.layer {
+            throw ModelError.invalidStart("stop after layer \(stop) is before the start at layer \(start.layer)")
+        }
+        let first = Self.firstHook(start.layer, layerCount: layerCount)
+        for h in hooks.touchedHooks where h.order(layerCount: layerCount) < first.order(layerCount: layerCount) {
+            throw ModelError.hookBeforeStart(h.description, start: first.description)
+        }
+        return start.layer
+    }
+
+    /// The first hook a pass resumed at `layer` runs.
+    static func firstHook(_ layer: Int, layerCount: Int) -> HookPoint {
+        layer < layerCount ? .residPre(layer) : .lnFinalScale
     }
 }
 
@@ -94,6 +137,12 @@ public struct GPT2Activations: Sendable {
     var lnfOut: Tensor?, lnfMean: Tensor?, lnfRstd: Tensor?
     /// Row indices (into the N rows) whose logits were computed, in output order.
     var logitRows: [Int]
+    /// The first block that ran (`ForwardOptions.start`; `blocks[i]` is block `firstLayer + i`).
+    var firstLayer = 0
+    /// True when the pass was resumed from a residual (`ForwardOptions.start`).
+    var resumed = false
+    /// VJPs of the gradient-aware edits that ran.
+    var vjps = EditVJPs()
 }
 
 // MARK: - Shared pass set-up

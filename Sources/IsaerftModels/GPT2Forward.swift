@@ -35,30 +35,39 @@ public final class GPT2Model: HookedLanguageModel {
             throw ModelError.invalidConfig("stop after layer \(stop): the model has blocks 0..<\(config.layerCount)")
         }
         let hooks = options.hooks
+        let first = try options.firstLayer(layerCount: config.layerCount, width: d, batch: B, length: T, cached: cache != nil)
         let ids = batch.ids.flatMap { $0 }
         // Positions: cumsum(mask) − 1 clipped at 0, continuing from the cache (HF generate).
         let layout = try PassLayout(batch, cache: &cache, contextLength: config.contextLength)
         let positions = layout.positions, keyMask = layout.keyMask
-        var rec = Recorder(hooks: hooks, context: HookContext(batch: B, length: T, positionOffset: past))
+        var rec = Recorder(hooks: hooks, context: HookContext(batch: B, length: T, positionOffset: past),
+                           keepVJPs: options.retainForBackward)
         var acts = options.retainForBackward
-            ? GPT2Activations(batch: B, length: T, ids: ids, positions: positions, keyMask: keyMask, blocks: [], logitRows: [])
+            ? GPT2Activations(batch: B, length: T, ids: ids, positions: positions, keyMask: keyMask, blocks: [], logitRows: [],
+                              firstLayer: first, resumed: options.start != nil)
             : nil
 
-        var embed = Tensor.uninitialized([N, d])
-        embeddingForward(out: &embed, ids: ids, table: weights.tokenEmbedding)
-        try rec.apply(.embed, &embed, shape: [B, T, d])
-        var pos = Tensor.uninitialized([N, d])
-        embeddingForward(out: &pos, ids: positions, table: weights.positionEmbedding)
-        try rec.apply(.posEmbed, &pos, shape: [B, T, d])
-        var x = Tensor.uninitialized([N, d])
-        residualForward(out: &x, embed, pos)
+        var x: Tensor
+        if let start = options.start {
+            x = start.residual.reshaped([N, d])
+        } else {
+            var embed = Tensor.uninitialized([N, d])
+            embeddingForward(out: &embed, ids: ids, table: weights.tokenEmbedding)
+            try rec.apply(.embed, &embed, shape: [B, T, d])
+            var pos = Tensor.uninitialized([N, d])
+            embeddingForward(out: &pos, ids: positions, table: weights.positionEmbedding)
+            try rec.apply(.posEmbed, &pos, shape: [B, T, d])
+            x = Tensor.uninitialized([N, d])
+            residualForward(out: &x, embed, pos)
+        }
 
         let lastLayer = options.stopAfterLayer ?? config.layerCount - 1
-        for l in 0...lastLayer {
+        for l in first..<(lastLayer + 1) {
             x = try block(l, x, batch: B, length: T, keyMask: keyMask, rec: &rec, acts: &acts, cache: &cache)
         }
         if cache != nil { cache!.length += T }
         if options.stopAfterLayer != nil {
+            acts?.vjps = rec.vjps
             return ForwardResult(logits: nil, captured: rec.captured, activations: acts.map { .gpt2($0) })
         }
 
@@ -76,6 +85,7 @@ public final class GPT2Model: HookedLanguageModel {
         }
         if acts != nil {
             acts!.residFinal = x; acts!.lnfOut = lnf; acts!.lnfMean = mean; acts!.lnfRstd = rstd; acts!.logitRows = rows
+            acts!.vjps = rec.vjps
         }
         return ForwardResult(logits: logits, captured: rec.captured, activations: acts.map { .gpt2($0) })
     }
@@ -190,20 +200,29 @@ public final class GPT2Model: HookedLanguageModel {
 struct Recorder {
     let hooks: HookSet
     let context: HookContext
+    /// Keep the VJPs of gradient-aware edits (a pass retained for backward).
+    let keepVJPs: Bool
     var captured: [HookPoint: Tensor] = [:]
+    var vjps = EditVJPs()
 
-    init(hooks: HookSet, context: HookContext) { self.hooks = hooks; self.context = context }
+    init(hooks: HookSet, context: HookContext, keepVJPs: Bool = false) {
+        self.hooks = hooks; self.context = context; self.keepVJPs = keepVJPs
+    }
 
     func touches(_ h: HookPoint) -> Bool { hooks.touches(h) }
     func hasEdits(_ h: HookPoint) -> Bool { hooks.edits[h] != nil }
 
-    /// Runs the edits of `h` on `value` seen under its TransformerLens `shape`, then captures it.
+    /// Runs the edits of `h` on `value` seen under its TransformerLens `shape` (keeping their VJPs
+    /// when asked), then captures it.
     mutating func apply(_ h: HookPoint, _ value: inout Tensor, shape: [Int]) throws {
         guard hooks.touches(h) else { return }
         let internalShape = value.shape
         if let edits = hooks.edits[h] {
             var v = value.reshaped(shape)
-            for e in edits { e(&v, context) }
+            for e in edits {
+                let vjp = e(&v, context)
+                if keepVJPs, let vjp { vjps.byHook[h, default: []].append(vjp) }
+            }
             guard v.shape == shape else { throw ModelError.hookShapeChanged(h.description, expected: shape, found: v.shape) }
             value = v.reshaped(internalShape)
         }

@@ -34,6 +34,14 @@ public struct BackwardResult {
     public var hookGradients: [HookPoint: Tensor]
     /// Weight gradients under the checkpoint's tensor names, when requested.
     public var weightGradients: [String: Tensor]?
+    /// For a pass resumed at `ForwardOptions.start`: d loss / d `start.residual` `[B, T, d]` (before
+    /// the edits of `blocks.start.hook_resid_pre`). Set when the backward reaches the start: always
+    /// when `hooks` is empty, when it includes `blocks.start.hook_resid_pre`, or with weight gradients.
+    public var startGradient: Tensor?
+
+    public init(hookGradients: [HookPoint: Tensor], weightGradients: [String: Tensor]? = nil, startGradient: Tensor? = nil) {
+        self.hookGradients = hookGradients; self.weightGradients = weightGradients; self.startGradient = startGradient
+    }
 }
 
 extension HookedLanguageModel {

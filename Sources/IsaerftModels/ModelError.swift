@@ -11,6 +11,12 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case emptyInput
     case raggedBatch
     case hookShapeChanged(String, expected: [Int], found: [Int])
+    /// A pass resumed at `start` was asked to capture, edit or differentiate a hook that runs before it.
+    case hookBeforeStart(String, start: String)
+    /// `ForwardOptions.start` does not fit the model or the batch.
+    case invalidStart(String)
+    /// A gradient-aware edit sits at a hook through which `backward` cannot pass a gradient.
+    case gradientEditUnsupported(String)
 
     public var description: String {
         switch self {
@@ -26,6 +32,9 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
         case .emptyInput: "the input has no tokens"
         case .raggedBatch: "every row of a batch must have the same length (pad it and pass an attention mask)"
         case let .hookShapeChanged(name, e, f): "an edit of hook \(name) changed its shape from \(e) to \(f)"
+        case let .hookBeforeStart(name, start): "hook \(name) runs before \(start), where this pass starts"
+        case let .invalidStart(why): "invalid residual start: \(why)"
+        case let .gradientEditUnsupported(name): "a gradient-aware edit at \(name) cannot be differentiated (backward has no gradient there)"
         }
     }
 
