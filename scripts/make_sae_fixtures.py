@@ -20,7 +20,16 @@ for the pre-6 layout, and the ``gemma_2`` / ``gemma_3`` / ``llama_scope`` conver
 * ``reference.safetensors``: ``x`` (inputs), ``encode`` = ``sae.encode(x)``, ``decode`` =
   ``sae.decode(encode)`` (right after the encode, so run-time normalisation statistics are those of
   ``x``), ``forward`` = ``sae(x)``, ``hidden_pre`` = ``hook_sae_acts_pre`` from ``run_with_cache``;
-* ``saelens_cfg.json``: ``sae.cfg.to_dict()`` of the SAE as SAELens loaded it (what it would save).
+* ``saelens_cfg.json``: ``sae.cfg.to_dict()`` of the SAE as SAELens loaded it (what it would save);
+* ``gradient.safetensors``: ``g`` (a seeded random upstream gradient in ``x``'s shape, its own
+  generator per fixture so the other files do not change) and ``x_grad`` = torch autograd's
+  ``x.grad`` of ``(sae(x) * g).sum()`` (``use_error_term`` False: the Jacobian of the reconstruction).
+
+``--roundtrip`` (also run at the end of a full run) loads every folder under
+``fixtures/sae-roundtrip/`` (written by isaerft's ``SparseAutoencoder.save(folder:)``, see
+``Tests/IsaerftSAETests/SAERoundTripTests.swift``) with ``SAE.load_from_disk``, encodes the source
+fixture's rows and writes the worst differences against SAELens' own encodings of the source
+fixture to ``fixtures/sae-roundtrip/check.json``.
 
 Inputs are drawn until every kept row is at least ``MARGIN`` away from a discontinuity of the
 encoder (JumpReLU threshold, gate sign, top-k boundary), so fp32 summation-order differences
@@ -36,13 +45,14 @@ import json
 import math
 import shutil
 import sys
+import zlib
 from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 import torch
 import yaml
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 import sae_lens
 from sae_lens import SAE
@@ -140,7 +150,20 @@ def write_reference(folder: Path, sae, x: torch.Tensor) -> dict:
     save_file({k: v.contiguous().float() for k, v in tensors.items()}, folder / "reference.safetensors",
               metadata={"sae_lens": sae_lens.__version__, "torch": torch.__version__})
     (folder / "saelens_cfg.json").write_text(json.dumps(sae.cfg.to_dict()))
+    write_gradient(folder, sae, x)
     return {"active_fraction": float((f > 0).float().mean()), "rows": int(x.shape[0])}
+
+
+def write_gradient(folder: Path, sae, x: torch.Tensor) -> None:
+    """x.grad of (sae(x)·g).sum() by autograd, g ~ N(0, 1) from a generator seeded by the fixture name."""
+    gen = torch.Generator().manual_seed(zlib.crc32(folder.name.encode()))
+    g = torch.randn(x.shape, generator=gen)
+    xg = x.clone().requires_grad_(True)
+    assert not sae.use_error_term
+    (sae(xg) * g).sum().backward()
+    save_file({"g": g.contiguous(), "x_grad": xg.grad.contiguous().float()}, folder / "gradient.safetensors",
+              metadata={"sae_lens": sae_lens.__version__, "torch": torch.__version__,
+                        "what": "x_grad = d/dx sum(sae(x) * g), use_error_term False"})
 
 
 def reload(folder: Path):
@@ -384,7 +407,48 @@ def write_registry() -> None:
     print(f"wrote {REGISTRY_OUT.relative_to(ROOT)} ({len(lines)} lines)")
 
 
+# MARK: - Folders written by isaerft, loaded by SAELens (issue #4)
+
+ROUNDTRIP = ROOT / "fixtures" / "sae-roundtrip"
+
+
+def check_roundtrip() -> None:
+    """Loads each isaerft-written folder with SAE.load_from_disk, encodes the source fixture's rows,
+    and records the worst |Δ| against SAELens' own encodings of the source fixture."""
+    if not ROUNDTRIP.exists():
+        print(f"{ROUNDTRIP.relative_to(ROOT)} does not exist: run the Swift round-trip test first")
+        return
+    results = {}
+    for folder in sorted(p for p in ROUNDTRIP.iterdir() if p.is_dir()):
+        source = OUT / folder.name
+        entry = {"source": f"fixtures/sae/{folder.name}"}
+        try:
+            sae = SAE.load_from_disk(folder)
+            sae.eval()
+            ref = load_file(source / "reference.safetensors")
+            with torch.no_grad():
+                f = sae.encode(ref["x"])
+                dec = sae.decode(f)
+            enc_err = float((f - ref["encode"]).abs().max())
+            dec_err = float((dec - ref["decode"]).abs().max())
+            scale = float(ref["encode"].abs().max())
+            entry.update({"loaded": True, "architecture": sae.cfg.architecture(),
+                          "max_abs_encode_error": enc_err, "max_abs_decode_error": dec_err,
+                          "max_abs_encode": scale,
+                          "matched": bool(enc_err <= 1e-5 * max(1.0, scale) and dec_err <= 1e-5 * max(1.0, float(ref["decode"].abs().max())))})
+        except Exception as e:  # recorded, so the Swift test names the failure
+            entry.update({"loaded": False, "error": f"{type(e).__name__}: {e}", "matched": False})
+        results[folder.name] = entry
+    check = {"generator": "scripts/make_sae_fixtures.py --roundtrip", "sae_lens": sae_lens.__version__,
+             "torch": torch.__version__, "tolerance": "1e-5 x max(1, max |reference|)", "folders": results}
+    (ROUNDTRIP / "check.json").write_text(json.dumps(check, indent=2) + "\n")
+    print(f"checked {len(results)} round-trip folders: " + ", ".join(f"{k} {'ok' if v['matched'] else 'FAILED'}" for k, v in results.items()))
+
+
 def main() -> None:
+    if "--roundtrip" in sys.argv:
+        check_roundtrip()
+        return
     write_registry()
     if "--registry" in sys.argv:
         return
@@ -406,6 +470,7 @@ def main() -> None:
     total = sum(f.stat().st_size for f in OUT.rglob("*") if f.is_file())
     print(f"wrote {len(notes)} fixtures, {total} bytes")
     assert total < 2_000_000, "fixtures exceed 2 MB"
+    check_roundtrip()
 
 
 if __name__ == "__main__":

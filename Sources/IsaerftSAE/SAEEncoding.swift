@@ -129,13 +129,26 @@ extension SparseAutoencoder {
 
     /// Decodes `[n, d_sae]` rows to `[n, d_in]` and undoes the normalisation.
     func decodeRows(_ f: Tensor, statistics: SAEInputStatistics?) -> Tensor {
+        var y = decodeRowsNormalized(f)
+        undoNormalization(&y, statistics: statistics)
+        return y
+    }
+
+    /// `f·W_dec + b_dec` (topk with rescaling: `(f ⊙ 1/‖W_dec[i]‖)·W_dec + b_dec`), still in the
+    /// normalised space: `[n, d_sae]` → `[n, d_in]`.
+    func decodeRowsNormalized(_ f: Tensor) -> Tensor {
         let n = f.matrixShape.rows
         var acts = f
         if let norms = decoderNorms {
             let inv = norms.map { 1 / $0 }
             for r in 0..<n { for i in 0..<dSAE { acts.scalars[r * dSAE + i] *= inv[i] } }
         }
-        var y = affine(acts, weights.wDec, weights.bDec)
+        return affine(acts, weights.wDec, weights.bDec)
+    }
+
+    /// SAELens `run_time_activation_norm_fn_out`: `y / c` (constant_norm_rescale) or `y·σ + μ` (layer_norm).
+    func undoNormalization(_ y: inout Tensor, statistics: SAEInputStatistics?) {
+        let n = y.matrixShape.rows
         switch config.normalizeActivations {
         case .constantNormRescale:
             guard let c = statistics?.coefficient, c.count == n else {
@@ -150,7 +163,6 @@ extension SparseAutoencoder {
         case .none, .expectedAverageOnlyIn, .covarianceWhitening:
             break
         }
-        return y
     }
 
     /// SAELens `process_sae_in` after the reshape: run-time normalisation, then `− b_dec` when

@@ -56,9 +56,11 @@ extension SparseAutoencoder {
     /// KV-cache generation, which is exact because every SAE acts per token.
     /// Several SAEs can be spliced into one `HookSet` (edits of one hook run in the order added).
     ///
-    /// Gradients: the model's backward treats an edit as the identity, and SAELens computes the
-    /// error term under `no_grad` — for ISaeRFT-style training through a spliced SAE the error term
-    /// must be treated as a constant (it carries no gradient); only `x̂` depends on the SAE.
+    /// Gradients: the edit is gradient-aware (`HookSet.editWithGradient(_:_:)`). The model's backward
+    /// maps d loss / d (spliced value) to d loss / d x = Jᵀ·g with J the Jacobian of x̂ (see
+    /// `SAEPullback`) in both modes: with `keepError` the error term `x − x̂` carries no gradient,
+    /// exactly like SAELens' `use_error_term=True`, which computes it under `no_grad`. With
+    /// `hook_head_index` the other heads pass their gradient unchanged.
     ///
     /// Call `checkFits` first: a width that does not match `d_in` is a programmer error here
     /// (the edit cannot throw).
@@ -68,7 +70,7 @@ extension SparseAutoencoder {
         let point = try hook ?? hookPoint()
         let sae = self
         let head = config.hookHeadIndex
-        hooks.edit(point) { value, context in
+        hooks.editWithGradient(point, { value, context in
             let shape = value.shape
             if let head {
                 precondition(shape.count == 4 && head < shape[2] && shape[3] == sae.dIn,
@@ -76,26 +78,33 @@ extension SparseAutoencoder {
                 let (b, t, h, dh) = (shape[0], shape[1], shape[2], shape[3])
                 var rows = Tensor(shape: [b * t, dh])
                 for r in 0..<(b * t) { for j in 0..<dh { rows.scalars[r * dh + j] = value.scalars[(r * h + head) * dh + j] } }
-                let out = sae.spliceRows(rows, keepError: keepError, context: context, recorder: recorder)
+                let (out, pullback) = sae.spliceRows(rows, keepError: keepError, context: context, recorder: recorder)
                 for r in 0..<(b * t) { for j in 0..<dh { value.scalars[(r * h + head) * dh + j] = out.scalars[r * dh + j] } }
-                return
+                return { g in
+                    var gRows = Tensor(shape: [b * t, dh])
+                    for r in 0..<(b * t) { for j in 0..<dh { gRows.scalars[r * dh + j] = g.scalars[(r * h + head) * dh + j] } }
+                    let dx = pullback(gRows)
+                    for r in 0..<(b * t) { for j in 0..<dh { g.scalars[(r * h + head) * dh + j] = dx.scalars[r * dh + j] } }
+                }
             }
             let fits = shape.last == sae.dIn
                 || (sae.config.reshapeActivations == .hookZ && shape.count >= 2 && shape[shape.count - 1] * shape[shape.count - 2] == sae.dIn)
             precondition(fits, "SAE splice at \(point): value \(shape) does not give rows of d_in = \(sae.dIn) (call checkFits)")
-            let out = sae.spliceRows(value.reshaped([value.count / sae.dIn, sae.dIn]), keepError: keepError,
-                                     context: context, recorder: recorder)
+            let (out, pullback) = sae.spliceRows(value.reshaped([value.count / sae.dIn, sae.dIn]), keepError: keepError,
+                                                 context: context, recorder: recorder)
             value = out.reshaped(shape)
-        }
+            return { g in g = pullback(g) }
+        })
     }
 
-    /// Encodes, records, decodes, and adds the error term for `[n, d_in]` rows.
-    func spliceRows(_ rows: Tensor, keepError: Bool, context: HookContext, recorder: SAEFeatureRecorder?) -> Tensor {
+    /// Encodes, records, decodes, and adds the error term for `[n, d_in]` rows; returns the pullback
+    /// of the reconstruction (the error term carries no gradient).
+    func spliceRows(_ rows: Tensor, keepError: Bool, context: HookContext, recorder: SAEFeatureRecorder?) -> (Tensor, SAEPullback) {
         let (f, stats) = encodeRows(rows)
         if let recorder {
             recorder.append(SAEFeatureRecorder.Record(context: context, features: f.reshaped([context.batch, context.length, dSAE])))
         }
-        let y = decodeRows(f, statistics: stats)
-        return keepError ? Self.addingError(y, original: rows) : y
+        let (y, pullback) = reconstructRowsWithPullback(rows, features: f, statistics: stats)
+        return (keepError ? Self.addingError(y, original: rows) : y, pullback)
     }
 }
