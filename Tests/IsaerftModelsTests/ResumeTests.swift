@@ -91,26 +91,26 @@ struct ResumeTests {
     @Test("hooks before the start are refused (capture, edit, gradient)", arguments: [resumeCases[0], resumeCases[2]])
     func hooksBeforeStart(c: ResumeCase) throws {
         let (model, batch) = try c.load()
-        let full = try model.forward(batch, options: ForwardOptions(hooks: HookSet(capture: [.residPre(2)])))
-        let start = ResidualStart(layer: 2, residual: full.captured[.residPre(2)]!)
-        #expect(throws: ModelError.hookBeforeStart("blocks.1.hook_mlp_out", start: "blocks.2.hook_resid_pre")) {
-            try model.forward(batch, options: ForwardOptions(hooks: HookSet(capture: [.mlpOut(1)]), start: start))
+        let full = try model.forward(batch, options: ForwardOptions(hooks: HookSet(capture: [.residPre(1)])))
+        let start = ResidualStart(layer: 1, residual: full.captured[.residPre(1)]!)
+        #expect(throws: ModelError.hookBeforeStart("blocks.0.hook_mlp_out", start: "blocks.1.hook_resid_pre")) {
+            try model.forward(batch, options: ForwardOptions(hooks: HookSet(capture: [.mlpOut(0)]), start: start))
         }
         var edit = HookSet()
         edit.edit(.embed) { _, _ in }
-        #expect(throws: ModelError.hookBeforeStart("hook_embed", start: "blocks.2.hook_resid_pre")) {
+        #expect(throws: ModelError.hookBeforeStart("hook_embed", start: "blocks.1.hook_resid_pre")) {
             try model.forward(batch, options: ForwardOptions(hooks: edit, start: start))
         }
         let resumed = try model.forward(batch, options: ForwardOptions(retainForBackward: true, start: start))
         let (_, dLogits) = nextTokenLoss(logits: resumed.logits!, batch: batch)
-        #expect(throws: ModelError.hookBeforeStart("blocks.1.hook_resid_post", start: "blocks.2.hook_resid_pre")) {
-            try model.backward(resumed.activations!, dLogits: dLogits, to: [.residPost(1)])
+        #expect(throws: ModelError.hookBeforeStart("blocks.0.hook_resid_post", start: "blocks.1.hook_resid_pre")) {
+            try model.backward(resumed.activations!, dLogits: dLogits, to: [.residPost(0)])
         }
         #expect(throws: ModelError.self) {
             try model.forward(batch, options: ForwardOptions(start: ResidualStart(layer: model.layerCount + 1, residual: start.residual)))
         }
         #expect(throws: ModelError.self) {
-            try model.forward(batch, options: ForwardOptions(start: ResidualStart(layer: 2, residual: Tensor(shape: [1, 2, 3]))))
+            try model.forward(batch, options: ForwardOptions(start: ResidualStart(layer: 1, residual: Tensor(shape: [1, 2, 3]))))
         }
     }
 }
