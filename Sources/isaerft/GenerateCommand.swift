@@ -5,9 +5,15 @@ import IsaerftTokenizers
 
 struct GenerateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "generate", abstract: "Continue a prompt with a KV cache (greedy by default).")
+        commandName: "generate", abstract: "Continue a prompt with a KV cache (greedy by default).",
+        discussion: """
+        --sae splices SAEs in at their hooks for the prompt and every generated token (repeatable; \
+        SAELens HookedSAETransformer semantics: the activation is replaced by the reconstruction unless \
+        --error-term, which leaves the output unchanged).
+        """)
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var spliceOptions: SpliceOptions
     @Option(help: "The prompt text.") var prompt: String
     @Option(name: .customLong("max-new-tokens"), help: "How many tokens to generate.") var maxNewTokens: Int = 32
     @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0
@@ -25,7 +31,9 @@ struct GenerateCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let loaded = try await modelOptions.load()
+            let (loaded, saes) = spliceOptions.isEmpty ? (try await modelOptions.load(), []) : try await spliceOptions.load(modelOptions)
+            var hooks = HookSet()
+            let spliced = try spliceOptions.splice(saes, into: &hooks)
             let tok = try loaded.requireTokenizer()
             let promptIDs = try tok.encode(prompt, parseSpecial: true)
             let stream = !json && Output.stdoutIsTerminal
@@ -35,7 +43,7 @@ struct GenerateCommand: AsyncParsableCommand {
             let ids = try loaded.model.generate(
                 prompt: promptIDs, maxNewTokens: maxNewTokens,
                 sampling: SamplingParameters(temperature: temperature, topK: topK, topP: topP, seed: seed),
-                stopTokens: stops) { event in
+                hooks: hooks, stopTokens: stops) { event in
                     guard stream, case .token(let id, _) = event, let bytes = try? tok.tokenBytes(id) else { return }
                     pending += bytes
                     // Print whole UTF-8 characters only.
@@ -46,8 +54,17 @@ struct GenerateCommand: AsyncParsableCommand {
             let newIDs = Array(ids.dropFirst(promptIDs.count))
             let newText = try tok.decode(newIDs, skipSpecial: false)
             if json {
-                Output.json(["prompt": prompt, "prompt_ids": promptIDs, "ids": ids, "new_ids": newIDs,
-                             "text": prompt + newText, "new_text": newText])
+                var o: [String: Any] = ["prompt": prompt, "prompt_ids": promptIDs, "ids": ids, "new_ids": newIDs,
+                                        "text": prompt + newText, "new_text": newText]
+                if !spliced.isEmpty {
+                    o["saes"] = spliced.map { s -> [String: Any] in
+                        let f = s.recorder.concatenatedFeatures()
+                        let l0 = f.map { Double($0.scalars.filter { $0 != 0 }.count) / Double(max($0.shape[1], 1)) } ?? 0
+                        return ["sae": s.sae.label, "hook_name": s.hook.description, "mean_l0": l0]
+                    }
+                    o["sae_error_term"] = spliceOptions.errorTerm
+                }
+                Output.json(o)
             } else if stream {
                 if !pending.isEmpty { FileHandle.standardOutput.write(Data(pending)) }
                 FileHandle.standardOutput.write("\n")

@@ -13,10 +13,14 @@ struct RunCommand: AsyncParsableCommand {
         discussion: """
         Tensors are written under their exact TransformerLens hook names as float32, with the batch axis \
         dropped for --text/--ids input ([T, d], [T, H, dh], [H, T, T]) and kept for --input JSONL \
-        (rows right-padded; attention_mask is written too).
+        (rows right-padded; attention_mask is written too). \
+        --sae splices SAEs in at their hooks (repeatable; SAELens HookedSAETransformer semantics: the \
+        activation is replaced by the reconstruction unless --error-term) and writes each SAE's features \
+        as <hook_name>.hook_sae_acts_post; a recorded hook that has an SAE holds the spliced value.
         """)
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var spliceOptions: SpliceOptions
     @Option(help: "Input text (tokenized with the model's tokenizer).") var text: String?
     @Option(help: "Input token ids, comma-separated.") var ids: String?
     @Option(help: "A JSONL file: one object per line with \"text\" or \"ids\"/\"input_ids\".") var input: String?
@@ -35,7 +39,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let loaded = try await modelOptions.load()
+            let (loaded, saes) = spliceOptions.isEmpty ? (try await modelOptions.load(), []) : try await spliceOptions.load(modelOptions)
             let model = loaded.model
             let (batch, batched) = try readInput(loaded)
             let hookPoints = try model.hookPoints(named: hooks?.split(separator: ",").map(String.init) ?? [])
@@ -46,11 +50,17 @@ struct RunCommand: AsyncParsableCommand {
             case "none": request = .none
             default: request = .positions(try parseIDList(logits))
             }
-            let out = try model.forward(batch, options: ForwardOptions(hooks: HookSet(capture: Set(hookPoints)), logits: request))
+            var hookSet = HookSet(capture: Set(hookPoints))
+            let spliced = try spliceOptions.splice(saes, into: &hookSet)
+            let out = try model.forward(batch, options: ForwardOptions(hooks: hookSet, logits: request))
             var tensors: [(String, Tensor)] = []
             func squeeze(_ t: Tensor) -> Tensor { batched ? t : t.reshaped(Array(t.shape.dropFirst())) }
             if let l = out.logits { tensors.append(("logits", squeeze(l))) }
             for h in hookPoints { tensors.append((h.description, squeeze(out.captured[h]!))) }
+            for s in spliced {
+                guard let f = s.recorder.concatenatedFeatures() else { continue }
+                tensors.append(("\(s.hook).hook_sae_acts_post", squeeze(f)))
+            }
             var ints: [SafeTensors.Int64Tensor] = []
             let flatIDs = batch.ids.flatMap { $0 }.map { Int64($0) }
             ints.append((name: "input_ids", shape: batched ? [batch.batch, batch.length] : [batch.length], values: flatIDs))
@@ -58,7 +68,12 @@ struct RunCommand: AsyncParsableCommand {
                 ints.append((name: "attention_mask", shape: [batch.batch, batch.length], values: mask.flatMap { $0 }.map { $0 ? 1 : 0 }))
             }
             let url = URL(fileURLWithPath: output)
-            try SafeTensors.write(tensors, int64: ints, metadata: ["model": loaded.spec, "generator": "isaerft run"], to: url)
+            var metadata = ["model": loaded.spec, "generator": "isaerft run"]
+            if !spliced.isEmpty {
+                metadata["saes"] = spliced.map { "\($0.sae.label)@\($0.hook)" }.joined(separator: ",")
+                metadata["sae_error_term"] = spliceOptions.errorTerm ? "true" : "false"
+            }
+            try SafeTensors.write(tensors, int64: ints, metadata: metadata, to: url)
             if json {
                 var shapes: [String: [Int]] = [:]
                 for (n, t) in tensors { shapes[n] = t.shape }

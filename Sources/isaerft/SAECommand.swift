@@ -35,15 +35,17 @@ struct SAEOptions: ParsableArguments {
     var label: String { sae ?? "\(saeRelease ?? "")/\(saeID ?? "")" }
 
     /// Resolves and loads the SAE, downloading a registry entry's files when they are not cached.
-    func load() async throws -> LoadedSAE {
-        let spec = try spec()
-        switch spec {
-        case .folder:
-            return LoadedSAE(sae: try SAESource.load(spec), spec: spec, label: label)
-        case .registry(let entry):
-            let root = try await fetch(entry, files: entry.files, optionalFiles: entry.optionalFiles)
-            return LoadedSAE(sae: try SAESource.load(spec, downloadedTo: root), spec: spec, label: label)
-        }
+    func load() async throws -> LoadedSAE { try await loadSAE(try spec(), label: label) }
+}
+
+/// Loads a resolved SAE spec, downloading a registry entry's files when they are not cached.
+func loadSAE(_ spec: SAESpec, label: String) async throws -> LoadedSAE {
+    switch spec {
+    case .folder:
+        return LoadedSAE(sae: try SAESource.load(spec), spec: spec, label: label)
+    case .registry(let entry):
+        let root = try await fetch(entry, files: entry.files, optionalFiles: entry.optionalFiles)
+        return LoadedSAE(sae: try SAESource.load(spec, downloadedTo: root), spec: spec, label: label)
     }
 }
 
