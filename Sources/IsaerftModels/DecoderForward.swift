@@ -111,7 +111,7 @@ public final class DecoderModel: HookedLanguageModel {
             var out = Tensor.uninitialized([rows.count, c.vocabSize])
             matmulTransposedB(hidden, weights.lmHead ?? weights.embedding, into: &out)
             if let cap = c.finalSoftcap { raw = out; softcapInPlace(&out, cap: cap) }
-            logits = out.reshaped([B, rows.count / B, c.vocabSize])
+            logits = out.reshaped(options.logits.logitsShape(batch: B, rowCount: rows.count, vocabularySize: c.vocabSize))
         }
         if acts != nil {
             acts!.residFinal = x; acts!.finalNormalized = finalNormalized; acts!.finalInv = finalInv

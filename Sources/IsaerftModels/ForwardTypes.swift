@@ -42,6 +42,16 @@ public enum LogitsRequest: Sendable, Equatable {
     case lastPosition
     /// The given positions of every row, in the order given.
     case positions([Int])
+    /// Arbitrary rows of the flattened `batch · length` positions (row `b·T + t`), in the order
+    /// given; logits come back as `[1, rows.count, vocab]`. Training on completion tokens only
+    /// asks for the rows its loss reads.
+    case rows([Int])
+
+    /// The logits tensor's shape for `rowCount` computed rows of a `batch`-row pass.
+    func logitsShape(batch: Int, rowCount: Int, vocabularySize: Int) -> [Int] {
+        if case .rows = self { return [1, rowCount, vocabularySize] }
+        return [batch, rowCount / batch, vocabularySize]
+    }
 }
 
 /// Where a resumed forward pass starts: the residual stream entering block `layer`
@@ -186,6 +196,9 @@ extension LogitsRequest {
         case .positions(let ps):
             for p in ps where p < 0 || p >= T { throw ModelError.invalidConfig("logit position \(p) outside 0..<\(T)") }
             return (0..<B).flatMap { b in ps.map { b * T + $0 } }
+        case .rows(let rs):
+            for r in rs where r < 0 || r >= B * T { throw ModelError.invalidConfig("logit row \(r) outside 0..<\(B * T)") }
+            return rs
         }
     }
 }

@@ -81,7 +81,7 @@ public final class GPT2Model: HookedLanguageModel {
             let hidden = rows.count == N ? lnf : gatherRows(lnf, rows)
             var out = Tensor.uninitialized([rows.count, config.vocabSize])
             matmulTransposedB(hidden, weights.lmHead ?? weights.tokenEmbedding, into: &out)
-            logits = out.reshaped([B, rows.count / B, config.vocabSize])
+            logits = out.reshaped(options.logits.logitsShape(batch: B, rowCount: rows.count, vocabularySize: config.vocabSize))
         }
         if acts != nil {
             acts!.residFinal = x; acts!.lnfOut = lnf; acts!.lnfMean = mean; acts!.lnfRstd = rstd; acts!.logitRows = rows
