@@ -66,7 +66,7 @@ public struct SparseAutoencoder: Sendable {
     /// gated: `W_enc ⊙ exp(r_mag)` (columns scaled), computed once.
     let magnitudeEncoder: Tensor?
     /// topk / abstopk with `rescale_acts_by_decoder_norm`: `‖W_dec[i, :]‖₂` as torch computes it in fp32.
-    let decoderNorms: [Float]?
+    public let decoderNorms: [Float]?
 
     /// Builds an SAE, checking that every tensor the architecture needs is present with SAELens' shape.
     /// `source` names the weights in errors.
