@@ -33,12 +33,14 @@ public struct PairTokenizer: Sendable {
 
     /// One pair, or nil when `maxLength` with `keep_start` leaves no completion token.
     public func tokenize(_ pair: PreferencePair) throws -> PreferenceExample? {
+        try settings.validate()
         let (prompt, completions) = try ids(prompt: pair.prompt, completions: [pair.chosen, pair.rejected], source: pair.source)
         guard let (p, c) = truncate(prompt: prompt, completions: completions) else { return nil }
         return PreferenceExample(promptIDs: p, chosenIDs: c[0], rejectedIDs: c[1], source: pair.source)
     }
 
     public func tokenize(_ pair: SFTPair) throws -> SFTExample? {
+        try settings.validate()
         let (prompt, completions) = try ids(prompt: pair.prompt, completions: [pair.completion], source: pair.source)
         guard let (p, c) = truncate(prompt: prompt, completions: completions) else { return nil }
         return SFTExample(promptIDs: p, completionIDs: c[0], source: pair.source)
