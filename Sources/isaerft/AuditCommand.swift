@@ -79,15 +79,16 @@ struct AuditCommand: AsyncParsableCommand {
 
 /// The SAE of component `c`: `override` (--sae), else its recorded path (when it exists), else release/sae_id.
 func loadAdapterSAE(for c: AdapterComponent, override sae: String?) async throws -> SparseAutoencoder {
-    var options = SAEOptions()
+    let arguments: [String]
     if let sae {
-        options.sae = sae
+        arguments = ["--sae", sae]
     } else if let p = c.sae.path, FileManager.default.fileExists(atPath: p) {
-        options.sae = p
+        arguments = ["--sae", p]
     } else if let r = c.sae.release, let id = c.sae.saeID {
-        options.saeRelease = r; options.saeID = id
+        arguments = ["--sae-release", r, "--sae-id", id]
     } else {
         throw ValidationError("the adapter records no usable SAE for \(c.hookName) (path missing, no release/sae_id); pass --sae")
     }
+    let options = try SAEOptions.parse(arguments)
     return try await options.load().sae
 }
