@@ -78,7 +78,7 @@ def main():
             **CONVERSATIONAL[1]}]
         cases.append({"name": f"conversational-{name}", "template": name, "rows": rows, "expected": prepare(rows, tok)})
     out = {
-        "generator": "scripts/make_tuning_fixtures.py",
+        "generator": "scripts/make_trl_tokenization_fixtures.py",
         "versions": {"trl": trl.__version__, "transformers": transformers.__version__, "python": sys.version.split()[0]},
         "tokenizer": "gpt2-tokenizer/tokenizer.json (bos = eos = pad = <|endoftext|>, no BOS added by the tokenizer)",
         "cases": cases,
