@@ -15,3 +15,8 @@ public struct TuneExample: Sendable, Equatable {
     /// Tokens of the longest sequence (for length grouping).
     var longest: Int { promptIDs.count + max(chosenIDs.count, rejectedIDs?.count ?? 0) }
 }
+
+extension TuneExample {
+    public init(_ e: PreferenceExample) { self.init(promptIDs: e.promptIDs, chosenIDs: e.chosenIDs, rejectedIDs: e.rejectedIDs) }
+    public init(_ e: SFTExample) { self.init(promptIDs: e.promptIDs, chosenIDs: e.completionIDs) }
+}
