@@ -6,7 +6,7 @@ import IsaerftModels
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks, side by side with PyTorch.",
-        subcommands: [BenchForward.self, BenchModel.self])
+        subcommands: [BenchForward.self, BenchModel.self, BenchSAETrain.self])
 }
 
 /// GPT-2-small-sized forward (and frozen backward to a hook) against transformers on the same CPU.
