@@ -6,7 +6,12 @@ enum Entry {
     static func main() async {
         CPUSetup.chooseBLASCoreAndReexecIfNeeded()
         CPUSetup.keepLargeAllocations()
-        await Isaerft.main()
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        do { arguments = try ConfigArguments.expand(arguments, root: Isaerft.self) } catch {
+            Output.error(Output.describe(error))
+            exit(1)
+        }
+        await Isaerft.main(arguments)
     }
 }
 
@@ -17,5 +22,5 @@ struct Isaerft: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [TokenizeCommand.self, RunCommand.self, GenerateCommand.self, BenchCommand.self,
                       SteerCommand.self,
-                      MakeRandomModelCommand.self, SAECommand.self])
+                      MakeRandomModelCommand.self, SAECommand.self, TrainSAECommand.self])
 }
