@@ -6,7 +6,12 @@ enum Entry {
     static func main() async {
         CPUSetup.chooseBLASCoreAndReexecIfNeeded()
         CPUSetup.keepLargeAllocations()
-        await Isaerft.main()
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        do { arguments = try ConfigArguments.expand(arguments, root: Isaerft.self) } catch {
+            Output.error(Output.describe(error))
+            exit(1)
+        }
+        await Isaerft.main(arguments)
     }
 }
 
@@ -16,6 +21,6 @@ struct Isaerft: AsyncParsableCommand {
         abstract: "Run language models with TransformerLens hook points, SAEs and ISaeRFT on the CPU.",
         version: "0.1.0",
         subcommands: [TokenizeCommand.self, RunCommand.self, GenerateCommand.self, BenchCommand.self,
-                      SteerCommand.self, AuditCommand.self, AdapterCommand.self,
+                      SteerCommand.self, TrainSAECommand.self, AuditCommand.self, AdapterCommand.self,
                       MakeRandomModelCommand.self, SAECommand.self])
 }
