@@ -1,20 +1,6 @@
 import Foundation
 
-/// What a component does to the latents `f` (`isaerft-method.md` §3).
-public enum ComponentKind: String, Sendable, Codable, CaseIterable {
-    /// `φ(f) = (1 + p(s)) ⊙ f`; tensor `"<hook>.scale"` `[d_sae]`.
-    case scale
-    /// `φ(f) = f + b`; tensor `"<hook>.bias"` `[d_sae]`.
-    case bias
-    /// `φ(f) = f + F(f)`; tensors `"<hook>.mlp.<i>.weight"` `[out, in]` and `"<hook>.mlp.<i>.bias"` `[out]`.
-    case mlp
-}
-
-/// `p` in `φ(f) = (1 + p(s)) ⊙ f`.
-public enum ScaleProcessor: String, Sendable, Codable, CaseIterable { case identity, abs }
-
-/// Where the component acts.
-public enum ComponentPositions: String, Sendable, Codable, CaseIterable { case all, prompt, completion }
+// ComponentKind, ScaleProcessor and ComponentPositions are the components' own types (Components/ComponentSpec.swift).
 
 /// The SAE a component acts on: a latent index means nothing without it.
 public struct AdapterSAE: Sendable, Equatable, Codable {

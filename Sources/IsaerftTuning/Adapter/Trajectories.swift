@@ -131,3 +131,17 @@ public struct TrajectoryRecorder: Sendable {
     /// Writes `trajectories.safetensors` (atomically).
     public func write(to url: URL) throws { try trajectories.write(to: url) }
 }
+
+extension TrajectoryRecorder {
+    /// Continues recording from trajectories saved at a checkpoint (exact resume: the rows, steps
+    /// and interval are those of the interrupted run at that step).
+    public init(resuming saved: Trajectories, maxRecords: Int = 256, maxValuesPerParameter: Int = 1 << 16) {
+        self.init(maxRecords: maxRecords, maxValuesPerParameter: maxValuesPerParameter, initialInterval: saved.interval)
+        steps = saved.steps
+        for (name, t) in saved.values {
+            let n = t.shape.count == 2 ? t.shape[1] : t.count
+            shapes[name] = n
+            rows[name] = (0..<saved.steps.count).map { Array(t.scalars[($0 * n)..<(($0 + 1) * n)]) }
+        }
+    }
+}
