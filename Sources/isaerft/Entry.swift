@@ -21,6 +21,6 @@ struct Isaerft: AsyncParsableCommand {
         abstract: "Run language models with TransformerLens hook points, SAEs and ISaeRFT on the CPU.",
         version: "0.1.0",
         subcommands: [TokenizeCommand.self, RunCommand.self, GenerateCommand.self, BenchCommand.self,
-                      SteerCommand.self, TrainSAECommand.self, AuditCommand.self, AdapterCommand.self,
+                      SteerCommand.self, TrainSAECommand.self, TuneCommand.self, AuditCommand.self, AdapterCommand.self,
                       MakeRandomModelCommand.self, SAECommand.self])
 }

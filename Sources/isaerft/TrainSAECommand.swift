@@ -211,14 +211,23 @@ struct TrainableSAEOptions {
     var seed: UInt64
 }
 
-struct TrainableSAENotAvailable: Error, CustomStringConvertible {
-    var description: String { "train-sae: the trainable SAE architectures are not available yet in this build" }
-}
+// MARK: - Factory
 
-// MARK: - Factory (the lead replaces this body with `TrainingSAE` construction)
-
-/// Builds the trainable SAE for `options`. PLACEHOLDER: `TrainingSAE` lives on another branch; until it
-/// is merged this throws a one-line "not available yet" error.
+/// Builds the trainable SAE for `options` (SAELens v6 defaults for everything the CLI does not set).
+/// Under expected_average_only_in the loop scales the batches itself and the export folds the factor
+/// in through the metadata, so the SAE's own scale stays unset (no double scaling).
 func makeTrainableSAE(_ options: TrainableSAEOptions) throws -> any TrainableSAE {
-    throw TrainableSAENotAvailable()
+    guard let architecture = SAETrainingArchitecture(rawValue: options.architecture) else {
+        throw ValidationError("unknown --architecture \(options.architecture) (standard, topk, batchtopk, jumprelu, gated)")
+    }
+    guard let normalization = SAETrainingNormalization(rawValue: options.normalizeActivations) else {
+        throw ValidationError("unknown --normalize-activations \(options.normalizeActivations) (none, expected_average_only_in)")
+    }
+    let config = SAETrainingConfig(
+        architecture: architecture, dIn: options.dIn, dSAE: options.dSAE, k: Double(options.k),
+        l1Coefficient: options.l1Coefficient, l1WarmUpSteps: options.sparsityWarmUpSteps,
+        l0Coefficient: options.l1Coefficient, l0WarmUpSteps: options.sparsityWarmUpSteps,
+        deadFeatureWindow: options.deadFeatureWindow, normalizeActivations: normalization,
+        lr: options.lr, lrWarmUpSteps: options.lrWarmUpSteps, seed: options.seed)
+    return try TrainingSAE(config: config)
 }
