@@ -16,6 +16,19 @@ isaerft_install_system_deps() {
     command -v swift >/dev/null 2>&1 || { echo "swift (6.x) is not on PATH: install the Swift toolchain first" >&2; return 1; }
 }
 
+# The main job's extra needs: ordinary English text (Debian's `fortunes`) and Python venvs (PyPI Gemma).
+isaerft_install_main_job_deps() {
+    local missing=()
+    [ -d /usr/share/games/fortunes ] || missing+=(fortunes)
+    python3 -c "import venv, ensurepip" >/dev/null 2>&1 || missing+=(python3-venv)
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "installing ${missing[*]} (Debian packages)…" >&2
+        local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
 # Debian's OpenBLAS 0.3.21 misdetects recent Xeons as Prescott (5x below peak); name the core when
 # the CPU has the instructions for it. The isaerft binary does the same by re-executing itself.
 isaerft_choose_blas_core() {

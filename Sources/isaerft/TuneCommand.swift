@@ -37,6 +37,8 @@ struct TuneCommand: AsyncParsableCommand {
     @Option(help: "auto, standard, implicit, hh-rlhf or sharegpt.") var format: String = "auto"
     @Option(help: "Chat template for conversational rows: plain, gemma, llama3 or chatml.") var template: String = "plain"
     @Option(name: .customLong("max-length"), help: "Maximum prompt + completion tokens.") var maxLength: Int?
+    @Flag(name: .customLong("append-eos"), inversion: .prefixedNo, help: "Append the tokenizer's EOS to string completions (TRL does).")
+    var appendEOS = true
     @Option(name: .customLong("max-prompt-length"), help: "Maximum prompt tokens (the prompt's end is kept).") var maxPromptLength: Int?
     @Option(help: "scale, bias or mlp.") var component: Component = .scale
     @Option(help: "mlp: hidden layers (−1 = bias only, 0 = one linear layer).") var depth: Int = 1
@@ -84,6 +86,7 @@ struct TuneCommand: AsyncParsableCommand {
             settings.template = t
             settings.maxLength = maxLength
             settings.maxPromptLength = maxPromptLength
+            settings.appendEOS = appendEOS
             let (trainSet, evalSet, counts) = try loadExamples(tokenizer: tok, settings: settings, sft: obj == .sft)
             let status = ProgressLine()
             let engine = try TuneEngine(model: model, interventions: [intervention], objective: obj,

@@ -29,6 +29,8 @@ struct TuneLoopState: Codable {
     var trajectorySteps: [Int]
     var trajectoryInterval: Int
     var firstEval: [String: Double]?
+    /// Scored tokens seen so far (the `tokens` metric).
+    var tokens: Int
     var options: TuneOptions
 }
 
@@ -76,6 +78,7 @@ public final class TuneTrainer {
         var trajectories = TrajectoryRecorder(totalSteps: options.maxSteps)
         var firstEval: [String: Double]? = nil
         var startStep = 0
+        var tokens = 0
         if resume, let c = try store.latest(as: TuneLoopState.self) {
             guard c.state.options == options else {
                 throw TuneError.checkpointMismatch("the checkpoint in \(store.directory.path) was made with other options")
@@ -96,6 +99,7 @@ public final class TuneTrainer {
             trajectories = TrajectoryRecorder(resuming: Trajectories(steps: c.state.trajectorySteps, values: saved,
                                                                      interval: c.state.trajectoryInterval))
             firstEval = c.state.firstEval
+            tokens = c.state.tokens
             startStep = c.state.step
             onEvent(.resumed(step: startStep))
         }
@@ -111,7 +115,7 @@ public final class TuneTrainer {
             for (n, t) in tr.values { tensors["trajectory.\(n)"] = t }
             try records.flush()
             let url = try store.save(step: step, tensors: tensors, state: TuneLoopState(
-                step: step, trajectorySteps: tr.steps, trajectoryInterval: tr.interval, firstEval: firstEval, options: options))
+                step: step, trajectorySteps: tr.steps, trajectoryInterval: tr.interval, firstEval: firstEval, tokens: tokens, options: options))
             onEvent(.checkpoint(step: step, url: url))
         }
 
@@ -119,7 +123,6 @@ public final class TuneTrainer {
         let ga = options.gradientAccumulationSteps
         var lastTrain: [String: Double] = [:]
         var lastEval: [String: Double]? = nil
-        var tokens = 0
         if startStep == 0, eval != nil {
             let m = try evaluate()
             firstEval = m
