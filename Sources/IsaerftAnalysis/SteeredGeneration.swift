@@ -23,13 +23,15 @@ public enum Steering {
     public static func generate(model: any HookedLanguageModel, sae: SparseAutoencoder, prompt: [Int], maxNewTokens: Int,
                                 interventions: [SteeringIntervention], sampling: SamplingParameters = .greedy,
                                 stopTokens: Set<Int> = [], keepLogits: Bool = false, useCache: Bool = true,
+                                otherEdits: (inout HookSet) -> Void = { _ in },
                                 onEvent: (GenerationEvent) -> Void = { _ in }) throws -> SteeredGeneration {
         guard !prompt.isEmpty else { throw AnalysisError.invalidInput("steering: the prompt is empty") }
         guard maxNewTokens >= 0 else { throw AnalysisError.invalidInput("steering: max new tokens \(maxNewTokens) < 0") }
         if prompt.count + maxNewTokens > model.contextLength {
             throw ModelError.sequenceTooLong(prompt.count + maxNewTokens, maximum: model.contextLength)
         }
-        let hooks = try hookSet(model: model, sae: sae, interventions: interventions, promptLength: prompt.count)
+        var hooks = try hookSet(model: model, sae: sae, interventions: interventions, promptLength: prompt.count)
+        otherEdits(&hooks)   // e.g. an ISaeRFT adapter, applied after the steering edits
         var cache: KVCache? = useCache ? model.makeCache(batch: 1) : nil
         var sampler = Sampler(sampling)
         var ids = prompt, input = prompt, logits: [[Float]] = []

@@ -14,6 +14,7 @@ struct GenerateCommand: AsyncParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var spliceOptions: SpliceOptions
+    @OptionGroup var adapterOptions: AdapterOptions
     @Option(help: "The prompt text.") var prompt: String
     @Option(name: .customLong("max-new-tokens"), help: "How many tokens to generate.") var maxNewTokens: Int = 32
     @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0
@@ -36,6 +37,7 @@ struct GenerateCommand: AsyncParsableCommand {
             let spliced = try spliceOptions.splice(saes, into: &hooks)
             let tok = try loaded.requireTokenizer()
             let promptIDs = try tok.encode(prompt, parseSpecial: true)
+            try await adapterOptions.load(model: loaded.model).apply(to: &hooks, promptLength: promptIDs.count)
             let stream = !json && Output.stdoutIsTerminal
             if stream { FileHandle.standardOutput.write(prompt) }
             var pending: [UInt8] = []

@@ -21,6 +21,7 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var spliceOptions: SpliceOptions
+    @OptionGroup var adapterOptions: AdapterOptions
     @Option(help: "Input text (tokenized with the model's tokenizer).") var text: String?
     @Option(help: "Input token ids, comma-separated.") var ids: String?
     @Option(help: "A JSONL file: one object per line with \"text\" or \"ids\"/\"input_ids\".") var input: String?
@@ -52,6 +53,8 @@ struct RunCommand: AsyncParsableCommand {
             }
             var hookSet = HookSet(capture: Set(hookPoints))
             let spliced = try spliceOptions.splice(saes, into: &hookSet)
+            // Every input position counts as prompt for an adapter's prompt/completion choice.
+            try await adapterOptions.load(model: model).apply(to: &hookSet, promptLength: batch.length)
             let out = try model.forward(batch, options: ForwardOptions(hooks: hookSet, logits: request))
             var tensors: [(String, Tensor)] = []
             func squeeze(_ t: Tensor) -> Tensor { batched ? t : t.reshaped(Array(t.shape.dropFirst())) }

@@ -18,6 +18,7 @@ struct SAEEncodeCommand: AsyncParsableCommand {
 
     @OptionGroup var modelOptions: SAEModelOptions
     @OptionGroup var saeOptions: SAEOptions
+    @OptionGroup var adapterOptions: AdapterOptions
     @Option(help: "Input text (tokenized with the model's tokenizer).") var text: String?
     @Option(help: "Input token ids, comma-separated.") var ids: String?
     @Flag(name: .customLong("prepend-bos"), inversion: .prefixedNo,
@@ -52,7 +53,10 @@ struct SAEEncodeCommand: AsyncParsableCommand {
             guard !tokens.isEmpty else { throw ValidationError("the input is empty") }
             let point = try sae.hookPoint()
             let start = Date()
-            var options = ForwardOptions(hooks: HookSet(capture: [point]), logits: .none)
+            var hooks = HookSet(capture: [point])
+            // An adapter edits the pass first: the SAE then reads the adapted activation.
+            try await adapterOptions.load(model: model).apply(to: &hooks, promptLength: tokens.count)
+            var options = ForwardOptions(hooks: hooks, logits: .none)
             options.stopAfterLayer = point.layer
             let out = try model.forward(TokenBatch(tokens), options: options)
             guard let value = out.captured[point] else { throw SAEError.unknownHook(point.description, reason: "the model did not produce it") }

@@ -22,6 +22,7 @@ struct SteerCommand: AsyncParsableCommand {
 
     @OptionGroup var modelOptions: SAEModelOptions
     @OptionGroup var saeOptions: SAEOptions
+    @OptionGroup var adapterOptions: AdapterOptions
     @Option(help: "The latent to steer.") var latent: Int
     @Option(parsing: .unconditional, help: "add: the coefficient of W_dec[i]; clamp: the value f_i is set to (may be negative).") var coefficient: Float?
     @Option(help: "add, clamp or ablate.") var mode: Mode = .add
@@ -71,9 +72,11 @@ struct SteerCommand: AsyncParsableCommand {
             let np = try (sae.config.neuronpediaID ?? loadedSAE.entry?.neuronpediaID).map { try NeuronpediaID($0) }
             let label = try labels.map { try LatentLabels.load(URL(fileURLWithPath: $0), source: np?.sourceID) }?.label(for: latent)
             let sampling = SamplingParameters(temperature: temperature, topK: topK, topP: topP, seed: seed)
+            let adapter = try await adapterOptions.load(model: model)
             func run(_ interventions: [SteeringIntervention]) throws -> [String: Any] {
                 let out = try Steering.generate(model: model, sae: sae, prompt: ids, maxNewTokens: maxNewTokens,
-                                                interventions: interventions, sampling: sampling)
+                                                interventions: interventions, sampling: sampling,
+                                                otherEdits: { adapter.apply(to: &$0, promptLength: ids.count) })
                 let newText = try tok.decode(out.newIDs, skipSpecial: false)
                 return ["ids": out.ids, "new_ids": out.newIDs, "new_text": newText, "text": prompt + newText]
             }

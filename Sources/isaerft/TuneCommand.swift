@@ -228,12 +228,13 @@ struct TuneCommand: AsyncParsableCommand {
         saeInfo.neuronpediaID = sae.config.neuronpediaID ?? loadedSAE.entry?.neuronpediaID
         let component = AdapterComponent(hookName: point.description, kind: spec.kind,
                                          depth: spec.kind == .mlp ? spec.depth : nil, hiddenSize: spec.kind == .mlp ? spec.hiddenSize : nil,
-                                         scaleProcessor: spec.scaleProcessor, positions: spec.positions, sae: saeInfo)
+                                         scaleProcessor: spec.scaleProcessor, positions: spec.positions,
+                                         activeOnly: spec.activeOnly, sae: saeInfo)
         var training = AdapterTraining(lossType: makeObjectiveName(), beta: objective == .sft ? nil : beta, lr: lr, steps: maxSteps, seed: seed,
                                        optimizer: optimizer, weightDecay: weightDecay, batchSize: batchSize,
                                        gradientAccumulationSteps: gradientAccumulationSteps, lrScheduler: scheduler, warmupSteps: warmupSteps,
                                        maxGradNorm: gradClip, labelSmoothing: labelSmoothing)
-        training.extra = ["objective": objective.rawValue, "l1_penalty": "\(l1Penalty)", "active_only": "\(activeOnly)"]
+        training.extra = ["objective": objective.rawValue, "l1_penalty": "\(l1Penalty)"]
         return AdapterConfig(baseModelNameOrPath: modelOptions.model.model, components: [component], training: training, data: counts)
     }
 

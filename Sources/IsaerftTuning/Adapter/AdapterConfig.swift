@@ -43,16 +43,20 @@ public struct AdapterComponent: Sendable, Equatable, Codable {
     public var hiddenSize: Int?
     public var scaleProcessor: ScaleProcessor
     public var positions: ComponentPositions
+    /// bias: added only where the latent is active.
+    public var activeOnly: Bool
     public var sae: AdapterSAE
 
     public init(hookName: String, kind: ComponentKind, depth: Int? = nil, hiddenSize: Int? = nil,
-                scaleProcessor: ScaleProcessor = .identity, positions: ComponentPositions = .all, sae: AdapterSAE) {
+                scaleProcessor: ScaleProcessor = .identity, positions: ComponentPositions = .all, activeOnly: Bool = false,
+                sae: AdapterSAE) {
         self.hookName = hookName; self.kind = kind; self.depth = depth; self.hiddenSize = hiddenSize
-        self.scaleProcessor = scaleProcessor; self.positions = positions; self.sae = sae
+        self.scaleProcessor = scaleProcessor; self.positions = positions; self.activeOnly = activeOnly; self.sae = sae
     }
 
     enum CodingKeys: String, CodingKey {
-        case hookName = "hook_name", kind, depth, hiddenSize = "hidden_size", scaleProcessor = "scale_processor", positions, sae
+        case hookName = "hook_name", kind, depth, hiddenSize = "hidden_size", scaleProcessor = "scale_processor", positions
+        case activeOnly = "active_only", sae
     }
 
     public init(from decoder: any Decoder) throws {
@@ -63,6 +67,7 @@ public struct AdapterComponent: Sendable, Equatable, Codable {
         hiddenSize = try c.decodeIfPresent(Int.self, forKey: .hiddenSize)
         scaleProcessor = try c.decodeIfPresent(ScaleProcessor.self, forKey: .scaleProcessor) ?? .identity
         positions = try c.decodeIfPresent(ComponentPositions.self, forKey: .positions) ?? .all
+        activeOnly = try c.decodeIfPresent(Bool.self, forKey: .activeOnly) ?? false
         sae = try c.decode(AdapterSAE.self, forKey: .sae)
     }
 
@@ -71,6 +76,7 @@ public struct AdapterComponent: Sendable, Equatable, Codable {
         try c.encode(hookName, forKey: .hookName); try c.encode(kind, forKey: .kind)
         try c.encode(depth, forKey: .depth); try c.encode(hiddenSize, forKey: .hiddenSize)
         try c.encode(scaleProcessor, forKey: .scaleProcessor); try c.encode(positions, forKey: .positions)
+        try c.encode(activeOnly, forKey: .activeOnly)
         try c.encode(sae, forKey: .sae)
     }
 

@@ -35,11 +35,19 @@ extension LatentIntervention {
     ///   the batch of every forward call (use nil while generating with a KV cache).
     /// A disabled component installs nothing: the pass is the base model's, bit for bit.
     public func install(into hooks: inout HookSet, recorder: InterventionRecorder, rowMask: [Bool]? = nil) {
+        install(into: &hooks, recorder: recorder) { _ in rowMask }
+    }
+
+    /// `install` with the row mask chosen per forward call from the hook's context (batch, length,
+    /// absolute position of the call's first token): what generation with a KV cache needs, where
+    /// every decode step is a new call. nil from `rowMask`: every row.
+    public func install(into hooks: inout HookSet, recorder: InterventionRecorder, rowMask: @escaping @Sendable (HookContext) -> [Bool]?) {
         guard component.isEnabled else { return }
         let me = self
         hooks.edit(hook) { value, context in
             let shape = value.shape
             let rows = me.rows(of: value)
+            let rowMask = rowMask(context)
             precondition(rowMask == nil || rowMask!.count == rows.matrixShape.rows,
                          "LatentIntervention at \(me.hook): row mask of \(rowMask!.count) for \(rows.matrixShape.rows) rows")
             let (out, cache) = me.forward(rows: rows, rowMask: rowMask)
