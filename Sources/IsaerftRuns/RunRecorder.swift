@@ -29,14 +29,29 @@ public struct RunRecord: Sendable, Equatable {
     }
 
     /// Parses one line; nil for a line that is not a complete record (a torn last line after a crash).
+    /// Numbers are read exactly (JSONDecoder), so values round-trip bit for bit.
     public init?(jsonLine line: Substring) {
-        guard let obj = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
-              let step = (obj["step"] as? NSNumber)?.intValue, let kind = obj["kind"] as? String else { return nil }
+        guard let obj = try? JSONDecoder().decode([String: Field].self, from: Data(line.utf8)),
+              case .number(let step)? = obj["step"], case .string(let kind)? = obj["kind"] else { return nil }
         var values: [String: Double] = [:]
         for (k, v) in obj where k != "step" && k != "kind" {
-            if let n = v as? NSNumber { values[k] = n.doubleValue } else if v is NSNull { values[k] = .nan }
+            switch v {
+            case .number(let d): values[k] = d
+            case .null: values[k] = .nan
+            case .string: continue
+            }
         }
-        self.init(step: step, kind: kind, values: values)
+        self.init(step: Int(step), kind: kind, values: values)
+    }
+
+    private enum Field: Decodable {
+        case number(Double), string(String), null
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if c.decodeNil() { self = .null } else if let d = try? c.decode(Double.self) { self = .number(d) } else {
+                self = .string(try c.decode(String.self))
+            }
+        }
     }
 }
 

@@ -4,8 +4,9 @@ import IsaerftRuns
 
 /// `--config FILE` for any command that declares a `--config` option: the file's keys become options
 /// placed right after the subcommand path, except those the real command line sets (typed options
-/// win; this does not rely on swift-argument-parser's last-one-wins for repeated single-value options,
-/// and array options are not merged). Keys are checked against the options in the command's help
+/// win). swift-argument-parser keeps the last value of a repeated single-value option (checked with
+/// 1.8: `--batch-size 0 --batch-size 256` passes validation) but appends repeated array options, so
+/// keys set on the command line are dropped from the config rather than relying on order. Keys are checked against the options in the command's help
 /// text; an unknown key is a one-line error naming it.
 enum ConfigArguments {
     /// `arguments` without the program name; returns them with `--config FILE` expanded.

@@ -50,12 +50,19 @@ struct StandInSAE: TrainableSAE {
         for i in 0..<dh.count where h.scalars[i] <= 0 { dh.scalars[i] = 0 }
         var gWEnc = Tensor(shape: [dIn, dSAE]); matmulTransposedA(x, dh, into: &gWEnc)
         var gBEnc = Tensor(shape: [dSAE]); for r in 0..<n { for j in 0..<dSAE { gBEnc.scalars[j] += dh.scalars[r * dSAE + j] } }
-        func apply(_ name: String, _ p: inout Tensor, _ g: Tensor) {
-            var v = velocity[name]!
+        // Updates run on copies: an inout access to one stored property while the closure writes another
+        // would overlap two accesses to `self`.
+        let (lr, momentum) = (self.lr, self.momentum)
+        var velocity = self.velocity
+        func apply(_ name: String, _ p: Tensor, _ g: Tensor) -> Tensor {
+            var v = velocity[name]!, p = p
             for i in 0..<p.count { v.scalars[i] = momentum * v.scalars[i] + g.scalars[i]; p.scalars[i] -= lr * v.scalars[i] }
             velocity[name] = v
+            return p
         }
-        apply("W_enc", &wEnc, gWEnc); apply("b_enc", &bEnc, gBEnc); apply("W_dec", &wDec, gWDec); apply("b_dec", &bDec, gBDec)
+        wEnc = apply("W_enc", wEnc, gWEnc); bEnc = apply("b_enc", bEnc, gBEnc)
+        wDec = apply("W_dec", wDec, gWDec); bDec = apply("b_dec", bDec, gBDec)
+        self.velocity = velocity
         var fires = [Int32](repeating: 0, count: dSAE)
         var l0 = 0.0
         for r in 0..<n { for j in 0..<dSAE where f.scalars[r * dSAE + j] > 0 { fires[j] += 1; l0 += 1 } }

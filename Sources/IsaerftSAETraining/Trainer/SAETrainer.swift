@@ -110,10 +110,11 @@ public final class SAETrainer<SAE: TrainableSAE> {
             let report = try sae.trainStep(x, step: state.step, totalSteps: totalSteps)
             let loss = report.metrics["losses/overall_loss"] ?? .nan
             guard loss.isFinite else { throw SAETrainerError.nonFiniteLoss(step: state.step + 1, lastCheckpoint: lastCheckpoint?.path) }
-            // Two inout fields of one class property at once would be overlapping accesses: go through locals.
+            // Through locals: `state` is captured by `saveCheckpoint`, so two inout accesses to its fields would overlap.
             var sinceFired = state.stepsSinceFired, windowCounts = state.windowFireCounts
             LatentStatistics.update(stepsSinceFired: &sinceFired, windowFireCounts: &windowCounts, fireCounts: report.fireCounts)
-            state.stepsSinceFired = sinceFired; state.windowFireCounts = windowCounts
+            state.stepsSinceFired = sinceFired
+            state.windowFireCounts = windowCounts
             state.windowTokens += batchSize
             let previousTokens = state.tokens
             state.step += 1
