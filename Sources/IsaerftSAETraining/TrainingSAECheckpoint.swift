@@ -71,7 +71,9 @@ extension TrainingSAE {
     public func inferenceSAE(metadata: SAETrainingMetadata) throws -> SparseAutoencoder {
         var named = namedParameters
         var threshold = topkThreshold
-        let scale = config.normalizeActivations == .expectedAverageOnlyIn ? (activationNormScale ?? metadata.normScalingFactor) : nil
+        // The training loop scales batches itself and records its factor in the metadata (the SAE's own
+        // scale is then 1); a standalone TrainingSAE scales with `activationNormScale`.
+        let scale = config.normalizeActivations == .expectedAverageOnlyIn ? (metadata.normScalingFactor ?? activationNormScale) : nil
         if config.normalizeActivations == .expectedAverageOnlyIn && scale == nil {
             throw TrainingSAEError.invalidConfig("expected_average_only_in without an activation scale to fold")
         }

@@ -214,8 +214,8 @@ struct TrainableSAEOptions {
 // MARK: - Factory
 
 /// Builds the trainable SAE for `options` (SAELens v6 defaults for everything the CLI does not set).
-/// Under expected_average_only_in the loop scales the batches itself and the export folds the factor
-/// in through the metadata, so the SAE's own scale stays unset (no double scaling).
+/// Under expected_average_only_in the loop scales the batches itself and the export folds its factor
+/// in through the metadata, so the SAE's own scale is 1 (no double scaling).
 func makeTrainableSAE(_ options: TrainableSAEOptions) throws -> any TrainableSAE {
     guard let architecture = SAETrainingArchitecture(rawValue: options.architecture) else {
         throw ValidationError("unknown --architecture \(options.architecture) (standard, topk, batchtopk, jumprelu, gated)")
@@ -228,6 +228,7 @@ func makeTrainableSAE(_ options: TrainableSAEOptions) throws -> any TrainableSAE
         l1Coefficient: options.l1Coefficient, l1WarmUpSteps: options.sparsityWarmUpSteps,
         l0Coefficient: options.l1Coefficient, l0WarmUpSteps: options.sparsityWarmUpSteps,
         deadFeatureWindow: options.deadFeatureWindow, normalizeActivations: normalization,
+        activationNormScale: normalization == .expectedAverageOnlyIn ? 1 : nil,
         lr: options.lr, lrWarmUpSteps: options.lrWarmUpSteps, seed: options.seed)
     return try TrainingSAE(config: config)
 }
