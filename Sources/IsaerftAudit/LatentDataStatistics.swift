@@ -59,41 +59,18 @@ struct LatentDataStatistics: Sendable {
     }
 }
 
-/// `F(f)` of an mlp component (`isaerft-method.md` §3.3): linear layers `x ← x·W_iᵀ + b_i` (nn.Linear
-/// layout `[out, in]`) with ReLU after every hidden layer (not after the last); depth 0 is one linear layer.
-/// A plain forward for audits only; training uses the component code.
+/// `F(f)` of an adapter's mlp component, computed by the components' own forward (`LatentComponent`).
 struct MLPComponentForward {
-    var layers: [(weight: Tensor, bias: Tensor)]
+    let component: LatentComponent
 
-    init(component: AdapterComponent, adapter: AdapterFolder) throws {
-        let names = try component.tensorShapes().map(\.0)
-        var layers: [(Tensor, Tensor)] = []
-        for k in stride(from: 0, to: names.count, by: 2) {
-            guard let w = adapter.tensors[names[k]], let b = adapter.tensors[names[k + 1]] else {
-                throw AuditError.badInput("adapter has no \(names[k]) / \(names[k + 1])")
-            }
-            layers.append((w, b))
-        }
-        self.layers = layers
+    init(component c: AdapterComponent, adapter: AdapterFolder) throws {
+        let spec = ComponentSpec(kind: .mlp, depth: c.depth ?? 1, hiddenSize: c.hiddenSize ?? 64)
+        component = try LatentComponent(spec: spec, latentCount: c.sae.dSAE, hookName: c.hookName, tensors: adapter.tensors)
     }
 
     /// `[n, d_sae]` → `[n, d_sae]`.
     func change(_ f: Tensor) -> Tensor {
-        var x = f
-        let n = f.matrixShape.rows
-        for (k, layer) in layers.enumerated() {
-            let out = layer.weight.shape[0]
-            var y = Tensor(shape: [n, out])
-            matmulTransposedB(x, layer.weight, into: &y)
-            for r in 0..<n {
-                for j in 0..<out {
-                    var v = y.scalars[r * out + j] + layer.bias.scalars[j]
-                    if k < layers.count - 1 { v = max(v, 0) }
-                    y.scalars[r * out + j] = v
-                }
-            }
-            x = y
-        }
-        return x
+        let (n, d) = f.matrixShape
+        return component.forward(f, rowMask: nil).delta.dense(rowCount: n, width: d)
     }
 }

@@ -42,7 +42,7 @@ struct AdapterTests {
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("adapter_config.json"))) as! [String: Any]
         #expect(json["peft_type"] as? String == "ISAERFT" && json["task_type"] as? String == "CAUSAL_LM" && json.keys.contains("revision"))
         let c0 = (json["components"] as! [[String: Any]])[0]
-        #expect(Set(c0.keys) == ["hook_name", "kind", "depth", "hidden_size", "scale_processor", "positions", "sae"])
+        #expect(Set(c0.keys) == ["hook_name", "kind", "depth", "hidden_size", "scale_processor", "positions", "active_only", "sae"])
         #expect(Set((c0["sae"] as! [String: Any]).keys) == ["release", "sae_id", "path", "sha256", "neuronpedia_id", "d_in", "d_sae"])
         #expect((json["training"] as! [String: Any])["loss_type"] as? String == "sigmoid")
         // Rewriting keeps records.jsonl and leaves no partial folders behind.
