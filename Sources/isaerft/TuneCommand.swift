@@ -140,6 +140,7 @@ struct TuneCommand: AsyncParsableCommand {
             let result: [String: Any] = [
                 "adapter": out.path, "steps": summary.steps, "fast_path": engine.usesFastPath,
                 "prepare_seconds": prepared, "train_seconds": trained,
+                "seconds_per_step": summary.stepsRun > 0 ? summary.stepSeconds / Double(summary.stepsRun) : 0,
                 "train": summary.lastTrain, "eval_first": summary.firstEval ?? [:], "eval_last": summary.lastEval ?? [:],
             ]
             if json { Output.json(result) } else {

@@ -21,6 +21,10 @@ public struct TuneSummary: Sendable {
     public var lastTrain: [String: Double]
     public var lastEval: [String: Double]?
     public var firstEval: [String: Double]?
+    /// Wall seconds of the optimizer steps run by this call (evaluations and checkpoints excluded).
+    public var stepSeconds: Double = 0
+    /// Steps run by this call (after a resume, fewer than `steps`).
+    public var stepsRun: Int = 0
 }
 
 /// The loop state saved beside the tensors of a checkpoint.
@@ -129,7 +133,9 @@ public final class TuneTrainer {
             try records.record(step: 0, kind: "eval", m)
             onEvent(.evaluation(step: 0, metrics: m))
         }
+        var stepSeconds = 0.0
         for step in startStep..<options.maxSteps {
+            let stepStart = Date()
             if InterruptFlag.isSet {
                 try checkpoint(step)
                 try records.close()
@@ -179,6 +185,7 @@ public final class TuneTrainer {
             try records.record(step: done, kind: "train", metrics)
             trajectories.record(step: done, tensors: params, final: done == options.maxSteps)
             lastTrain = metrics
+            stepSeconds += Date().timeIntervalSince(stepStart)
             onEvent(.step(step: done, of: options.maxSteps, metrics: metrics))
 
             let last = done == options.maxSteps
@@ -192,7 +199,10 @@ public final class TuneTrainer {
         }
         try records.close()
         try trajectories.write(to: directory.appendingPathComponent(AdapterFolder.trajectoriesFile))
-        return TuneSummary(steps: options.maxSteps, completed: true, lastTrain: lastTrain, lastEval: lastEval, firstEval: firstEval)
+        var summary = TuneSummary(steps: options.maxSteps, completed: true, lastTrain: lastTrain, lastEval: lastEval, firstEval: firstEval)
+        summary.stepSeconds = stepSeconds
+        summary.stepsRun = options.maxSteps - startStep
+        return summary
     }
 
     /// Mean metrics over the held-out split (no gradients), with TRL's `eval_` prefix.
