@@ -48,7 +48,7 @@ if [ ! -f "$SAE/cfg.json" ]; then
     "$BIN" train-sae --model gemma3-270m --hook "$HOOK" --dataset "$JOB/fortunes.jsonl" \
         --architecture topk --d-sae 5120 --k 32 --lr 1e-3 --normalize-activations expected_average_only_in \
         --batch-size 1024 --context-size 64 --tokens "${ISAERFT_MAIN_SAE_TOKENS:-1000000}" \
-        --activation-cache "$JOB/activations" --checkpoint-every 250000 --eval-contexts 32 --output "$SAE" --resume
+        --activation-cache "$JOB/activations" --checkpoint-every 250000 --eval-every 500000 --eval-contexts 32 --output "$SAE" --resume
 fi
 
 ADAPTER="$JOB/adapter-kindness"

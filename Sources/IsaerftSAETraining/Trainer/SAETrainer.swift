@@ -136,7 +136,9 @@ public final class SAETrainer<SAE: TrainableSAE> {
                                                  tokensPerSecond: meter.tokensPerSecond, etaSeconds: meter.etaSeconds)))
 
             let last = state.step == totalSteps
-            if let every = options.evalEveryTokens, last || previousTokens / every < state.tokens / every {
+            // Every evalEveryTokens tokens, and at the end whenever there are held-out contexts.
+            let due = options.evalEveryTokens.map { previousTokens / $0 < state.tokens / $0 } ?? false
+            if due || (last && !store.heldOutContexts.isEmpty) {
                 let m = try evaluate(normScalingFactor: state.normScalingFactor)
                 lastEvaluation = m
                 var row: [String: Double] = [:]
