@@ -119,7 +119,7 @@ func selectBatchTopK(_ h: Tensor, count: Int, into s: inout SparseRows) -> Float
         inBin.sort(by: >)
         cutoff = inBin[count - above - 1]
     } else {
-        cutoff = .leastNonzeroMagnitude
+        cutoff = count > 0 ? .leastNonzeroMagnitude : .infinity   // all positives, or nothing
     }
     // Rows: count, prefix, fill.
     var perRow = [Int](repeating: 0, count: n)
