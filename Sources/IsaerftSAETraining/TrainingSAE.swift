@@ -174,13 +174,19 @@ public struct TrainingSAE: TrainableSAE {
             "details/current_learning_rate": lr, "metrics/grad_norm": norm,
             "sparsity/dead_features": Double(deadLatents.count),
         ]
+        m["sparsity/mean_passes_since_fired"] = stepsSinceFired.reduce(0.0) { $0 + Double($1) } / Double(dSAE)
+        // The contract's generic key for the sparsity coefficient, and SAELens' `details/{name}_coefficient`.
+        if architecture == .standard || architecture == .gated || architecture == .jumprelu {
+            m["details/current_l1_coefficient"] = coef
+            m[architecture == .jumprelu ? "details/l0_coefficient" : "details/l1_coefficient"] = coef
+        }
         switch architecture {
-        case .standard: m["losses/l1_loss"] = losses.sparsity; m["details/current_l1_coefficient"] = coef
+        case .standard: m["losses/l1_loss"] = losses.sparsity
         case .gated:
-            m["losses/l1_loss"] = losses.sparsity; m["details/current_l1_coefficient"] = coef
+            m["losses/l1_loss"] = losses.sparsity
             m["losses/auxiliary_reconstruction_loss"] = losses.auxiliary
         case .jumprelu:
-            m["losses/l0_loss"] = losses.sparsity; m["details/current_l0_coefficient"] = coef
+            m["losses/l0_loss"] = losses.sparsity
             if config.preActLossCoefficient != nil { m["losses/pre_act_loss"] = losses.preAct }
         case .topk: m["losses/auxiliary_reconstruction_loss"] = losses.auxiliary
         case .batchtopk:

@@ -68,10 +68,10 @@ struct TrainingStepParityTests {
         var sae = try TrainingSAE(config: c.config, parameters: SAETrainFixture.tensors(c.file, prefix: "init."))
         sae.stepsSinceFired = try c.file.tensor("init.since_fired").scalars
         if c.architecture == "batchtopk" { sae.topkThreshold = try SAETrainFixture.scalar(c.file, "init.topk_threshold") }
-        var worst = Worst()
+        var worst = Worst(), worstTensor = Worst()
         func check(_ got: Tensor, _ want: Tensor, _ label: String) {
             let r = compare(got, want, atol: Self.atol, rtol: Self.rtol)
-            worst.note(r, label)
+            worstTensor.note(r, label)
             #expect(r.passed, "\(name) \(label): \(r)")
         }
         func checkScalar(_ got: Double?, _ want: Double, _ label: String) {
@@ -112,7 +112,7 @@ struct TrainingStepParityTests {
             check(got, want, "inference \(k)")
         }
         #expect(inference.config.architecture.rawValue == c.meta["inference_architecture"] as? String)
-        print("[sae-train parity] \(name): worst |Δ| \(worst)")
+        print("[sae-train parity] \(name): worst tensor element |Δ| \(worstTensor); worst scalar (loss, norm, lr) |Δ| \(worst)")
     }
 
     @Test("checkpoint and restore continue bit-identically", arguments: ["topk", "batchtopk", "jumprelu_step", "gated"])

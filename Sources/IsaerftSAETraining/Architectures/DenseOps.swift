@@ -17,8 +17,13 @@ func centredInput(_ y: Tensor, bDec: Tensor, apply: Bool, into u: inout Tensor) 
 func encoderPreActivations(_ u: Tensor, weightT: Tensor, bias: Tensor, into h: inout Tensor) {
     let n = u.shape[0], m = weightT.shape[0]
     Workspace.ensure(&h, [n, m])
-    matmulTransposedB(u, weightT, into: &h)
-    addRowBias(&h, bias)
+    // Rows start as the bias and the product accumulates onto them (beta = 1): one write pass
+    // instead of OpenBLAS' beta pass plus a read-modify-write bias pass.
+    bias.withUnsafeBufferPointer { bp in h.withUnsafeMutableBufferPointer { hp in
+        let b = bp.baseAddress!, p = hp.baseAddress!
+        Parallel.forEach(n, costPerItem: m) { rows in for r in rows { (p + r * m).update(from: b, count: m) } }
+    } }
+    matmulTransposedB(u, weightT, into: &h, accumulate: true)
 }
 
 /// `t[r, :] += bias` for every row.

@@ -30,9 +30,12 @@ extension TrainingSAE {
                 }
             }
         } } }
-        ws.h.withUnsafeBufferPointer { hp in
-            for r in 0..<n { var s: Float = 0; for j in 0..<m where hp[r * m + j] > theta[j] { s += 1 }; rowL0[r] = s }
-        }
+        ws.h.withUnsafeBufferPointer { hp in theta.withUnsafeBufferPointer { tp in rowL0.withUnsafeMutableBufferPointer { lp in
+            let h = hp.baseAddress!, t = tp.baseAddress!, l = lp.baseAddress!
+            Parallel.forEach(n, costPerItem: m) { rows in
+                for r in rows { var s: Float = 0; let hr = h + r * m; for j in 0..<m { s += hr[j] > t[j] ? 1 : 0 }; l[r] = s }
+            }
+        } } }
         denseDecode(ws.f, wDec: parameters.wDec, bDec: parameters.bDec, into: &ws.xhat)
         let (mse, ev) = reconstructionGradient(ws.xhat, target: y, into: &ws.dxhat)
 

@@ -39,6 +39,15 @@ func topKOfRow(_ row: UnsafePointer<Float>, m: Int, candidates: UnsafePointer<In
     var i = k / 2 - 1
     while i >= 0 { siftDown(i); i -= 1 }
     var minV = outVals[0]
+    if candidates == nil {
+        // Dense row: skip 16 values at a time while none beats the heap's minimum.
+        var t = firstGreater(row, from: k, count: m, than: minV)
+        while t < m {
+            outVals[0] = row[t]; outCols[0] = Int32(t); siftDown(0); minV = outVals[0]
+            t = firstGreater(row, from: t + 1, count: m, than: minV)
+        }
+        return
+    }
     for t in k..<total {
         let j = idx(t)
         let v = row[Int(j)]
@@ -110,7 +119,7 @@ func selectBatchTopK(_ h: Tensor, count: Int, into s: inout SparseRows) -> Float
         inBin.sort(by: >)
         cutoff = inBin[count - above - 1]
     } else {
-        cutoff = .leastNonzeroMagnitude
+        cutoff = count > 0 ? .leastNonzeroMagnitude : .infinity   // all positives, or nothing
     }
     // Rows: count, prefix, fill.
     var perRow = [Int](repeating: 0, count: n)

@@ -98,33 +98,25 @@ extension TrainingSAE {
                                             for e in rsb[r]..<rsb[r + 1] {
                                                 let z = vsb![e]
                                                 if z == 0 { continue }
-                                                let wr = w + Int(csb![e]) * d
-                                                for j in 0..<d { x[j] += z * wr[j] }
+                                                axpy(x, z, w + Int(csb![e]) * d, d)
                                             }
                                             var s: Float = 0
                                             for j in 0..<d { let err = x[j] - yr[j]; s += err * err; dx[j] = gMain * err }
                                             mseb[r] = Double(s)
                                             for e in rsb[r]..<rsb[r + 1] where vsb![e] != 0 {
-                                                let wr = w + Int(csb![e]) * d
-                                                var g: Float = 0
-                                                for j in 0..<d { g += dx[j] * wr[j] }
-                                                gsb![e] = g
+                                                gsb![e] = dot(dx, w + Int(csb![e]) * d, d)
                                             }
                                             guard useAux else { continue }
                                             let a = ab + r * d
                                             for j in 0..<d { a[j] = 0 }
                                             for e in arsb[r]..<arsb[r + 1] {
-                                                let z = avsb![e], wr = w + Int(acsb![e]) * d
-                                                for j in 0..<d { a[j] += z * wr[j] }
+                                                axpy(a, avsb![e], w + Int(acsb![e]) * d, d)
                                             }
                                             var sa: Float = 0
                                             for j in 0..<d { let err = a[j] - (yr[j] - x[j]); sa += err * err; a[j] = gAux * err }
                                             auxb[r] = Double(sa)
                                             for e in arsb[r]..<arsb[r + 1] {
-                                                let wr = w + Int(acsb![e]) * d
-                                                var g: Float = 0
-                                                for j in 0..<d { g += a[j] * wr[j] }
-                                                agsb![e] = g
+                                                agsb![e] = dot(a, w + Int(acsb![e]) * d, d)
                                             }
                                         }
                                     }
@@ -176,8 +168,8 @@ extension TrainingSAE {
                                     let r = Int(rowP![o]), z = zP![o], g = gP![o]
                                     let src = auxP![o] ? ab! + r * d : dx + r * d
                                     let ur = u + r * d
-                                    if z != 0 { for j in 0..<d { wd[j] += z * src[j] } }
-                                    if g != 0 { for j in 0..<d { we[j] += g * ur[j] } }
+                                    if z != 0 { axpy(wd, z, src, d) }
+                                    if g != 0 { axpy(we, g, ur, d) }
                                     bsum += g
                                 }
                                 dbb[i] = bsum
