@@ -118,4 +118,41 @@ struct MainJobTinyTests {
         #expect(ra.count == rb.count)
         for (x, y) in zip(ra, rb) { #expect(x["step"] as? Int == y["step"] as? Int && x["loss"] as? Double == y["loss"] as? Double) }
     }
+
+    @Test("kill -9 during train-sae, then --resume: sae_weights.safetensors bit-identical to an uninterrupted run")
+    func killAndResumeSAE() throws {
+        let dir = try CLI.temporaryFolder()
+        let model = try helper.tinyModel().path
+        let corpus = dir.appendingPathComponent("corpus.jsonl")
+        let text = try String(contentsOf: SharedData.repositoryRoot.appendingPathComponent("data/preferences/train.jsonl"), encoding: .utf8)
+        try text.write(to: corpus, atomically: true, encoding: .utf8)   // JSONL; the "chosen" field is the text
+        func args(_ out: URL) -> [String] {
+            ["train-sae", "--model", model, "--hook", "blocks.0.hook_resid_post", "--dataset", corpus.path, "--text-field", "chosen",
+             "--architecture", "topk", "--d-sae", "128", "--k", "8", "--batch-size", "128", "--context-size", "32",
+             "--tokens", "16384", "--checkpoint-every", "2048", "--eval-contexts", "2", "--output", out.path]
+        }
+        let a = dir.appendingPathComponent("a"), b = dir.appendingPathComponent("b")
+        let straight = try CLI.run(args(a))
+        #expect(straight.status == 0, "\(straight.stderr)")
+        let p = Process()
+        p.executableURL = CLI.binary!
+        p.arguments = args(b)
+        p.currentDirectoryURL = SharedData.repositoryRoot
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let checkpoints = b.appendingPathComponent("checkpoints")
+        let deadline = Date().addingTimeInterval(300)
+        while p.isRunning && Date() < deadline {
+            let found = (try? FileManager.default.contentsOfDirectory(atPath: checkpoints.path))?.contains { $0.hasPrefix("checkpoint-") } ?? false
+            if found { kill(p.processIdentifier, SIGKILL); break }
+            usleep(10_000)
+        }
+        p.waitUntilExit()
+        let resumed = try CLI.run(args(b) + ["--resume"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        for f in ["sae_weights.safetensors", "sparsity.safetensors"] {
+            #expect(try bytes(a.appendingPathComponent(f)) == bytes(b.appendingPathComponent(f)), "\(f) differs after kill -9 and --resume")
+        }
+    }
 }
