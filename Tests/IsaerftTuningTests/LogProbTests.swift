@@ -52,6 +52,33 @@ struct LogProbTests {
         for i in 0..<2 { #expect(abs(a.sums[i] - b.sums[i]) < 1e-5) }
     }
 
+    @Test("compact scoring (only each row's scored logits) gives the sums and hook gradients of the positions form")
+    func compactMatchesPositions() throws {
+        let c = try GPT2Config(vocabSize: 13, contextLength: 16, width: 16, layerCount: 1, headCount: 2)
+        let model = GPT2Model(config: c, weights: .random(c, std: 0.3, seed: 2))
+        let batch = TokenBatch.padded([[3, 7, 1, 4, 2, 11], [5, 6, 0, 12], [9, 9, 1]], pad: 0)
+        let loss = SequenceScoring.completionMask(batch, promptLengths: [4, 1, 2])
+        let nll = SequenceScoring.realTokenMask(batch, rows: 0..<1)
+        let wide = SequenceScoring(batch: batch, lossMask: loss, nllMask: nll)
+        let compact = SequenceScoring(batch: batch, lossMask: loss, nllMask: nll, compact: true)
+        let hook = HookPoint.residPost(0)
+        func run(_ s: SequenceScoring) throws -> (SequenceLogProbs, Tensor) {
+            let out = try model.forward(batch, options: ForwardOptions(logits: s.logitsRequest, retainForBackward: true))
+            let lp = s.logProbs(logits: out.logits!)
+            let d = s.backward(logits: out.logits!, dSums: [0.5, -1.25, 2], dNLLSums: [0.75, 0, 0])
+            return (lp, try model.backward(out.activations!, dLogits: d, to: [hook]).hookGradients[hook]!)
+        }
+        let (a, ga) = try run(wide), (b, gb) = try run(compact)
+        #expect(compact.targets.count < wide.targets.count, "compact asks for fewer logits rows")
+        #expect(a.counts == b.counts && a.nllCounts == b.nllCounts)
+        for i in 0..<3 {
+            #expect(abs(a.sums[i] - b.sums[i]) < 1e-6, "row \(i): \(a.sums[i]) vs \(b.sums[i])")
+            #expect(abs(a.nllSums[i] - b.nllSums[i]) < 1e-6)
+        }
+        let worst = zip(ga.scalars, gb.scalars).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst < 1e-6, "worst |Δ hook gradient| \(worst)")
+    }
+
     /// loss = Σ_b w_b·sums[b] + Σ_b u_b·nllSums[b]; d loss/d logits against central differences.
     @Test("backward to the logits matches finite differences")
     func backward() {

@@ -21,12 +21,20 @@ public struct SequenceScoring: Sendable, Equatable {
     /// Logit positions needed, ascending.
     public let positions: [Int]
     /// Per logits row `b·P + j`: the token at `positions[j] + 1`, or −1 when neither mask scores it.
+    /// In compact form: per requested row, its target.
     public let targets: [Int]
+    /// The (row, position) each logits row belongs to, in logits order.
+    let sources: [ScoredRow]
+    /// Compact form: logits only at the scored positions of each row (`LogitsRequest.rows`).
+    public let compact: Bool
 
     /// - Parameters:
     ///   - batch: the token ids (its padding mask is not consulted: masks say what is scored).
     ///   - allPositions: request every position's logits (e.g. to log `logits/chosen`).
-    public init(batch: TokenBatch, lossMask: [[Bool]], nllMask: [[Bool]]? = nil, allPositions: Bool = false) {
+    /// - Parameter compact: request logits only at each row's own scored positions (`[1, R, V]`,
+    ///   R = scored tokens) instead of the union of positions over rows (`[B, P, V]`): less work for
+    ///   large vocabularies when rows have different prompt lengths. Same log-probs and gradients.
+    public init(batch: TokenBatch, lossMask: [[Bool]], nllMask: [[Bool]]? = nil, allPositions: Bool = false, compact: Bool = false) {
         let B = batch.batch, T = batch.length
         precondition(lossMask.count == B && lossMask.allSatisfy { $0.count == T }, "SequenceScoring: loss mask is not [\(B)][\(T)]")
         precondition(nllMask == nil || (nllMask!.count == B && nllMask!.allSatisfy { $0.count == T }), "SequenceScoring: nll mask is not [\(B)][\(T)]")
@@ -35,10 +43,16 @@ public struct SequenceScoring: Sendable, Equatable {
         var needed = [Bool](repeating: allPositions, count: T)
         for b in 0..<B { for t in 1..<max(T, 1) where scored(b, t) { needed[t - 1] = true } }
         positions = (0..<T).filter { needed[$0] }
-        var targets: [Int] = []
+        var targets: [Int] = [], sources: [ScoredRow] = []
         targets.reserveCapacity(B * positions.count)
-        for b in 0..<B { for p in positions { targets.append(p + 1 < T && scored(b, p + 1) ? batch.ids[b][p + 1] : -1) } }
-        self.targets = targets
+        for b in 0..<B {
+            for p in positions {
+                let t = p + 1 < T && scored(b, p + 1) ? batch.ids[b][p + 1] : -1
+                if compact && t < 0 { continue }
+                targets.append(t); sources.append(ScoredRow(b: b, p: p))
+            }
+        }
+        self.targets = targets; self.sources = sources; self.compact = compact
     }
 
     /// Scores the completion tokens `t ≥ promptLengths[b]` of each row that are real (not padding).
@@ -61,23 +75,24 @@ public struct SequenceScoring: Sendable, Equatable {
     }
 
     /// The logits to request from the forward pass (`.all` when every position is needed).
-    public var logitsRequest: LogitsRequest { positions.count == length ? .all : .positions(positions) }
+    public var logitsRequest: LogitsRequest {
+        if compact { return .rows(sources.map { $0.b * length + $0.p }) }
+        return positions.count == length ? .all : .positions(positions)
+    }
 
     /// Per-row log-probs from `logits` `[B, P, V]` (or `[B·P, V]`).
     public func logProbs(logits: Tensor) -> SequenceLogProbs {
-        let rows = batch * positions.count
+        let rows = sources.count
         let V = logits.count / max(rows, 1)
-        precondition(logits.count == rows * V && rows > 0, "SequenceScoring.logProbs: logits \(logits.shape) for \(batch) rows × \(positions.count) positions")
+        precondition(logits.count == rows * V && rows > 0, "SequenceScoring.logProbs: logits \(logits.shape) for \(rows) scored rows")
         let nll = crossEntropyForward(logits: logits.reshaped([rows, V]), targets: targets)
         var out = SequenceLogProbs(batch: batch)
         out.tokenLogProbs = nll.map { -$0 }
-        let P = positions.count
-        for b in 0..<batch {
-            for (j, p) in positions.enumerated() where targets[b * P + j] >= 0 {
-                let lp = Double(out.tokenLogProbs[b * P + j])
-                if lossMask[b][p + 1] { out.sums[b] += lp; out.counts[b] += 1 }
-                if nllMask?[b][p + 1] ?? false { out.nllSums[b] -= lp; out.nllCounts[b] += 1 }
-            }
+        for (i, row) in sources.enumerated() where targets[i] >= 0 {
+            let (b, p) = (row.b, row.p)
+            let lp = Double(out.tokenLogProbs[i])
+            if lossMask[b][p + 1] { out.sums[b] += lp; out.counts[b] += 1 }
+            if nllMask?[b][p + 1] ?? false { out.nllSums[b] -= lp; out.nllCounts[b] += 1 }
         }
         return out
     }
@@ -86,22 +101,27 @@ public struct SequenceScoring: Sendable, Equatable {
     /// mask, d loss/d `nllSums[b]`: row (b, t−1) gets `w·(onehot(ids[t]) − softmax)` with
     /// `w = dSums[b]·[t ∈ lossMask] − dNLLSums[b]·[t ∈ nllMask]`; unscored rows get 0.
     public func backward(logits: Tensor, dSums: [Double], dNLLSums: [Double]? = nil) -> Tensor {
-        let P = positions.count, rows = batch * P
+        let rows = sources.count
         let V = logits.count / max(rows, 1)
         precondition(dSums.count == batch && (dNLLSums == nil || dNLLSums!.count == batch), "SequenceScoring.backward: gradients for \(batch) rows")
         var dLoss = [Float](repeating: 0, count: rows)
-        for b in 0..<batch {
-            for (j, p) in positions.enumerated() where targets[b * P + j] >= 0 {
-                var w = 0.0
-                if lossMask[b][p + 1] { w += dSums[b] }
-                if nllMask?[b][p + 1] ?? false { w -= dNLLSums?[b] ?? 0 }
-                dLoss[b * P + j] = Float(-w)   // crossEntropyBackward adds dLoss·(softmax − onehot)
-            }
+        for (i, row) in sources.enumerated() where targets[i] >= 0 {
+            let (b, p) = (row.b, row.p)
+            var w = 0.0
+            if lossMask[b][p + 1] { w += dSums[b] }
+            if nllMask?[b][p + 1] ?? false { w -= dNLLSums?[b] ?? 0 }
+            dLoss[i] = Float(-w)   // crossEntropyBackward adds dLoss·(softmax − onehot)
         }
         var d = Tensor(shape: [rows, V])
         crossEntropyBackward(dLogits: &d, dLoss: dLoss, logits: logits.reshaped([rows, V]), targets: targets)
         return d.reshaped(logits.shape)
     }
+}
+
+/// Where one logits row of a scored batch comes from: sequence `b`, position `p`.
+struct ScoredRow: Sendable, Equatable {
+    var b: Int
+    var p: Int
 }
 
 /// Per-sequence log-probs of one scored batch.

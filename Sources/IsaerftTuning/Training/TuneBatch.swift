@@ -31,7 +31,7 @@ struct TuneBatch {
         pairs = indices.count
         let loss = SequenceScoring.completionMask(tokens, promptLengths: prompts)
         let nll = objective.needsNLLMask ? SequenceScoring.realTokenMask(tokens, rows: 0..<indices.count) : nil
-        scoring = SequenceScoring(batch: tokens, lossMask: loss, nllMask: nll)
+        scoring = SequenceScoring(batch: tokens, lossMask: loss, nllMask: nll, compact: true)
     }
 
     /// The objective's input from the policy scores, with reference sums/counts per sequence.
