@@ -51,12 +51,14 @@ if [ ! -f "$SAE/cfg.json" ]; then
         --activation-cache "$JOB/activations" --checkpoint-every 250000 --eval-every 500000 --eval-contexts 32 --output "$SAE" --resume
 fi
 
-ADAPTER="$JOB/adapter-kindness"
+RUN="$(date +%Y%m%d-%H%M%S)"
+ADAPTER="$JOB/adapter-kindness-$RUN"
 echo "== tune: per-latent scale, DPO, kind over unkind replies"
 "$BIN" tune --model gemma3-270m --sae "$SAE" --data data/preferences/train.jsonl --eval-data data/preferences/eval.jsonl \
     --component scale --objective dpo --beta 0.1 --lr 0.02 --max-steps "${ISAERFT_MAIN_STEPS:-60}" --batch-size 8 \
     --eval-every 20 --checkpoint-every 20 --output "$ADAPTER"
 
 echo "== audit"
-"$BIN" audit "$ADAPTER" --data data/preferences/eval.jsonl --output "$JOB/report"
-echo "done: the report is $JOB/report/audit.html (also audit.md and audit.json); the adapter is $ADAPTER"
+REPORT="$JOB/report-$RUN"
+"$BIN" audit "$ADAPTER" --data data/preferences/eval.jsonl --output "$REPORT"
+echo "done: the report is $REPORT/audit.html (also audit.md and audit.json); the adapter is $ADAPTER"

@@ -68,6 +68,12 @@ struct MainJobTinyTests {
             #expect(FileManager.default.fileExists(atPath: adapter.appendingPathComponent(f).path), "\(f)")
         }
 
+        // A second run into the same folder without --resume is refused: earlier results are never overwritten.
+        let again = try CLI.run(["tune", "--model", model, "--sae", sae.path, "--data", train.path, "--max-steps", "1",
+                                 "--no-append-eos", "--output", adapter.path])
+        #expect(again.status == 1 && again.stderr.contains("already holds an adapter"), "\(again.stderr)")
+        #expect(again.stderr.split(separator: "\n").count == 1, "one error line")
+
         let report = dir.appendingPathComponent("report")
         let audit = try CLI.run(["audit", adapter.path, "--data", eval.path, "--output", report.path])
         #expect(audit.status == 0, "\(audit.stderr)")

@@ -83,6 +83,14 @@ public final class TuneTrainer {
         var firstEval: [String: Double]? = nil
         var startStep = 0
         var tokens = 0
+        if !resume {   // never overwrite an earlier run's results
+            if !store.steps().isEmpty {
+                throw TuneError.checkpointMismatch("\(directory.path) holds checkpoints of an earlier run: pass --resume, or choose another output folder")
+            }
+            if fm.fileExists(atPath: directory.appendingPathComponent(AdapterFolder.weightsFile).path) {
+                throw TuneError.invalidOption("\(directory.path) already holds an adapter: choose another output folder")
+            }
+        }
         if resume, let c = try store.latest(as: TuneLoopState.self) {
             guard c.state.options == options else {
                 throw TuneError.checkpointMismatch("the checkpoint in \(store.directory.path) was made with other options")
