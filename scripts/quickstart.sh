@@ -47,7 +47,7 @@ if [ ! -f "$SAE/cfg.json" ]; then
     echo "== train-sae: topk, d_sae 5120, k 32 at $HOOK (cached for later runs)"
     "$BIN" train-sae --model gemma3-270m --hook "$HOOK" --dataset "$JOB/fortunes.jsonl" \
         --architecture topk --d-sae 5120 --k 32 --lr 1e-3 --normalize-activations expected_average_only_in \
-        --batch-size 1024 --context-size 64 --tokens "${ISAERFT_MAIN_SAE_TOKENS:-1000000}" \
+        --batch-size 1024 --context-size 64 --tokens "${ISAERFT_MAIN_SAE_TOKENS:-1000000}" --dead-feature-window 100 \
         --activation-cache "$JOB/activations" --checkpoint-every 250000 --eval-every 500000 --eval-contexts 32 --output "$SAE" --resume
 fi
 

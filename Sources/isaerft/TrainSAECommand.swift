@@ -45,6 +45,8 @@ struct TrainSAECommand: AsyncParsableCommand {
     @Option(name: .customLong("sparsity-warm-up-steps"), help: "Linear sparsity-coefficient warm-up steps.") var sparsityWarmUpSteps: Int = 0
     @Option(name: .customLong("normalize-activations"), help: "none or expected_average_only_in (scale rows to E‖x‖ = √d_in; folded into the saved SAE).")
     var normalizeActivations: String = "none"
+    @Option(name: .customLong("b-dec-init"), help: "zeros or mean: start b_dec at the mean activation (SAELens b_dec_init_method), which centres the input; large-mean residual streams (Gemma) otherwise leave most latents dead.")
+    var bDecInit: String = "mean"
     @Option(name: .customLong("norm-estimate-batches"), help: "Batches used to estimate the expected_average_only_in factor.")
     var normEstimateBatches: Int = 100
     @Option(name: .customLong("batch-size"), help: "Tokens per training batch.") var batchSize: Int = 4096
@@ -70,6 +72,7 @@ struct TrainSAECommand: AsyncParsableCommand {
     @Option(help: "Read options from a YAML or JSON file (options on the command line win).") var config: String?
 
     func validate() throws {
+        guard ["zeros", "mean"].contains(bDecInit) else { throw ValidationError("--b-dec-init must be zeros or mean") }
         guard ["standard", "topk", "batchtopk", "jumprelu", "gated"].contains(architecture) else {
             throw ValidationError("--architecture must be standard, topk, batchtopk, jumprelu or gated, not '\(architecture)'")
         }
@@ -127,10 +130,16 @@ struct TrainSAECommand: AsyncParsableCommand {
                 line.message("estimating the activation norm over \(normEstimateBatches) batches…")
                 scale = try store.estimateNormScalingFactor(batches: normEstimateBatches)
             }
-            let saeOptions = TrainableSAEOptions(
+            var bDec: [Float]? = nil
+            if bDecInit == "mean" && !resume {
+                line.message("estimating the mean activation over \(normEstimateBatches) batches…")
+                bDec = try store.estimateMean(batches: normEstimateBatches, scale: scale)
+            }
+            var saeOptions = TrainableSAEOptions(
                 architecture: architecture, dIn: dIn, dSAE: dSAE ?? dIn * expansionFactor, k: k, l1Coefficient: l1Coefficient,
                 lr: lr, lrWarmUpSteps: lrWarmUpSteps, sparsityWarmUpSteps: sparsityWarmUpSteps, totalSteps: totalSteps,
                 deadFeatureWindow: deadFeatureWindow, normalizeActivations: normalizeActivations, seed: seed)
+            saeOptions.bDecInit = bDec
             let sae = try makeTrainableSAE(saeOptions)
             let trainerOptions = SAETrainerOptions(
                 trainingTokens: tokens, checkpointEveryTokens: checkpointEvery, evalEveryTokens: evalEvery,
@@ -191,6 +200,7 @@ struct TrainSAECommand: AsyncParsableCommand {
             ("l1_coefficient", .double(o.l1Coefficient)), ("lr", .double(o.lr)), ("lr_warm_up_steps", .int(o.lrWarmUpSteps)),
             ("sparsity_warm_up_steps", .int(o.sparsityWarmUpSteps)), ("normalize_activations", .string(o.normalizeActivations)),
             ("batch_size", .int(batchSize)), ("context_size", .int(contextSize)), ("seed", .int(Int(truncatingIfNeeded: seed))),
+            ("b_dec_init_method", .string(bDecInit)), ("dead_feature_window", .int(deadFeatureWindow)),
         ])
     }
 }
@@ -209,6 +219,8 @@ struct TrainableSAEOptions {
     var deadFeatureWindow: Int
     var normalizeActivations: String
     var seed: UInt64
+    /// The initial b_dec (`[d_in]`), nil for zeros.
+    var bDecInit: [Float]? = nil
 }
 
 // MARK: - Factory
@@ -230,5 +242,9 @@ func makeTrainableSAE(_ options: TrainableSAEOptions) throws -> any TrainableSAE
         deadFeatureWindow: options.deadFeatureWindow, normalizeActivations: normalization,
         activationNormScale: normalization == .expectedAverageOnlyIn ? 1 : nil,
         lr: options.lr, lrWarmUpSteps: options.lrWarmUpSteps, seed: options.seed)
-    return try TrainingSAE(config: config)
+    let fresh = try TrainingSAE(config: config)
+    guard let b = options.bDecInit else { return fresh }
+    var named = fresh.namedParameters
+    named["b_dec"] = Tensor(shape: [options.dIn], scalars: b)
+    return try TrainingSAE(config: config, parameters: named)
 }

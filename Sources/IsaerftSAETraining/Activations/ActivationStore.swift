@@ -114,6 +114,27 @@ public final class ActivationStore {
         return Double(dIn).squareRoot() / (total / Double(rows))
     }
 
+    /// The mean training row over the first `batches` batches, each row multiplied by `scale` first
+    /// (`[d_in]`): an initial `b_dec` that centres the SAE's input (SAELens' `b_dec_init_method="mean"`).
+    /// Reads from the start of the stream and leaves the cursor where it was.
+    public func estimateMean(batches: Int, scale: Double? = nil) throws -> [Float] {
+        precondition(batches > 0, "estimateMean: batches \(batches)")
+        let saved = cursor
+        defer { cursor = saved }
+        cursor = ActivationCursor()
+        var sum = [Double](repeating: 0, count: dIn), rows = 0
+        for _ in 0..<batches {
+            let b = try nextBatch()
+            let (n, d) = b.matrixShape
+            b.withUnsafeBufferPointer { p in
+                for r in 0..<n { for j in 0..<d { sum[j] += Double(p[r * d + j]) } }
+            }
+            rows += n
+        }
+        let f = (scale ?? 1) / Double(max(rows, 1))
+        return sum.map { Float($0 * f) }
+    }
+
     // MARK: - Chunks
 
     /// Seed of chunk `k`'s shuffle.
