@@ -26,6 +26,26 @@ struct MainJobTinyTests {
 
     func bytes(_ url: URL) throws -> Data { try Data(contentsOf: url) }
 
+    /// Runs the binary with `args` and sends SIGKILL as soon as `output/checkpoints/` holds a
+    /// checkpoint (a run that finishes first is left alone: --resume must then reproduce it too).
+    func killAfterFirstCheckpoint(_ args: [String], output: URL) throws {
+        let p = Process()
+        p.executableURL = CLI.binary!
+        p.arguments = args
+        p.currentDirectoryURL = SharedData.repositoryRoot
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let checkpoints = output.appendingPathComponent("checkpoints")
+        let deadline = Date().addingTimeInterval(300)
+        while p.isRunning && Date() < deadline {
+            let found = (try? FileManager.default.contentsOfDirectory(atPath: checkpoints.path))?.contains { $0.hasPrefix("checkpoint-") } ?? false
+            if found { kill(p.processIdentifier, SIGKILL); break }
+            usleep(10_000)
+        }
+        p.waitUntilExit()
+    }
+
     @Test("train-sae, tune and audit run end to end; DPO starts at ln 2 and the audit lists moved latents")
     func pipeline() throws {
         let dir = try CLI.temporaryFolder()
@@ -99,22 +119,7 @@ struct MainJobTinyTests {
         let straight = try CLI.run(args(a))
         #expect(straight.status == 0, "\(straight.stderr)")
 
-        // Start B and kill it with SIGKILL once a checkpoint exists (or let it finish if it is too fast).
-        let p = Process()
-        p.executableURL = CLI.binary!
-        p.arguments = args(b)
-        p.currentDirectoryURL = SharedData.repositoryRoot
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let checkpoints = b.appendingPathComponent("checkpoints")
-        let deadline = Date().addingTimeInterval(300)
-        while p.isRunning && Date() < deadline {
-            let found = (try? FileManager.default.contentsOfDirectory(atPath: checkpoints.path))?.contains { $0.hasPrefix("checkpoint-") } ?? false
-            if found { kill(p.processIdentifier, SIGKILL); break }
-            usleep(20_000)
-        }
-        p.waitUntilExit()
+        try killAfterFirstCheckpoint(args(b), output: b)
         let resumed = try CLI.run(args(b) + ["--resume"])
         #expect(resumed.status == 0, "\(resumed.stderr)")
         for f in ["adapter_model.safetensors", "trajectories.safetensors"] {
@@ -140,21 +145,7 @@ struct MainJobTinyTests {
         let a = dir.appendingPathComponent("a"), b = dir.appendingPathComponent("b")
         let straight = try CLI.run(args(a))
         #expect(straight.status == 0, "\(straight.stderr)")
-        let p = Process()
-        p.executableURL = CLI.binary!
-        p.arguments = args(b)
-        p.currentDirectoryURL = SharedData.repositoryRoot
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let checkpoints = b.appendingPathComponent("checkpoints")
-        let deadline = Date().addingTimeInterval(300)
-        while p.isRunning && Date() < deadline {
-            let found = (try? FileManager.default.contentsOfDirectory(atPath: checkpoints.path))?.contains { $0.hasPrefix("checkpoint-") } ?? false
-            if found { kill(p.processIdentifier, SIGKILL); break }
-            usleep(10_000)
-        }
-        p.waitUntilExit()
+        try killAfterFirstCheckpoint(args(b), output: b)
         let resumed = try CLI.run(args(b) + ["--resume"])
         #expect(resumed.status == 0, "\(resumed.stderr)")
         for f in ["sae_weights.safetensors", "sparsity.safetensors"] {
