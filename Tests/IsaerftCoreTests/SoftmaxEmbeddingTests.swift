@@ -62,6 +62,15 @@ struct SoftmaxEmbeddingTests {
         let once = dLogits
         crossEntropyBackward(dLogits: &dLogits, dLoss: dLoss, logits: logits, targets: targets)
         #expect(bitwiseEqual(dLogits.scalars, once.scalars.map { 2 * $0 }), "crossEntropy backward accumulates")
+
+        // In place (the logits become their gradient; a zero dLoss row is skipped like an ignored one).
+        var zeroed = dLoss
+        zeroed[4] = 0
+        var fresh = Tensor(shape: logits.shape)
+        crossEntropyBackward(dLogits: &fresh, dLoss: zeroed, logits: logits, targets: targets)
+        var inPlace = logits
+        crossEntropyBackwardInPlace(&inPlace, dLoss: zeroed, targets: targets)
+        #expect(bitwiseEqual(inPlace.scalars, fresh.scalars), "in-place backward equals the out-of-place one bit for bit")
     }
 
     @Test("embedding forward (exact gather) and backward (scatter-add with repeated ids)")

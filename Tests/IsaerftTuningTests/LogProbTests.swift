@@ -77,6 +77,12 @@ struct LogProbTests {
         }
         let worst = zip(ga.scalars, gb.scalars).map { abs($0 - $1) }.max() ?? 0
         #expect(worst < 1e-6, "worst |Δ hook gradient| \(worst)")
+        // The in-place backward gives the out-of-place numbers bit for bit.
+        let logits = try model.forward(batch, options: ForwardOptions(logits: compact.logitsRequest)).logits!
+        let dOut = compact.backward(logits: logits, dSums: [0.5, -1.25, 2], dNLLSums: [0.75, 0, 0])
+        var dIn = logits
+        compact.backwardInPlace(logits: &dIn, dSums: [0.5, -1.25, 2], dNLLSums: [0.75, 0, 0])
+        #expect(dIn.shape == dOut.shape && dIn.scalars == dOut.scalars)
     }
 
     /// loss = Σ_b w_b·sums[b] + Σ_b u_b·nllSums[b]; d loss/d logits against central differences.

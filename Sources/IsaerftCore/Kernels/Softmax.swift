@@ -68,3 +68,24 @@ public func crossEntropyBackward(dLogits: inout Tensor, dLoss: [Float], logits: 
         }
     } }
 }
+
+/// `crossEntropyBackward` that overwrites `logits` with d loss/d logits (`[n, v]`), so a large output
+/// layer (262k-token vocabularies) needs no second `[n, v]` buffer, no zero fill and no page faults
+/// for it. Equal bit for bit to `crossEntropyBackward` into a zeroed tensor: rows with a negative
+/// target or zero `dLoss` become 0, the others `dLoss·(softmax − onehot)`.
+public func crossEntropyBackwardInPlace(_ logits: inout Tensor, dLoss: [Float], targets: [Int]) {
+    let (n, v) = logits.matrixShape
+    precondition(dLoss.count == n && targets.count == n, "crossEntropyBackwardInPlace: shapes")
+    logits.withUnsafeMutableBufferPointer { pl in
+        let base = pl.baseAddress!
+        Parallel.forEach(n, costPerItem: v * 4) { rows in
+            for r in rows {
+                let row = base + r * v
+                guard targets[r] >= 0 && dLoss[r] != 0 else { row.update(repeating: 0, count: v); continue }
+                let lse = Float(logSumExp(UnsafePointer(row), v)), g = dLoss[r]
+                isa_set_scaled_exp(row, row, v, lse, g)
+                row[targets[r]] -= g
+            }
+        }
+    }
+}

@@ -103,8 +103,25 @@ public struct SequenceScoring: Sendable, Equatable {
     public func backward(logits: Tensor, dSums: [Double], dNLLSums: [Double]? = nil) -> Tensor {
         let rows = sources.count
         let V = logits.count / max(rows, 1)
+        var d = Tensor(shape: [rows, V])
+        crossEntropyBackward(dLogits: &d, dLoss: rowWeights(dSums: dSums, dNLLSums: dNLLSums), logits: logits.reshaped([rows, V]), targets: targets)
+        return d.reshaped(logits.shape)
+    }
+
+    /// `backward` that turns `logits` itself into d loss/d logits (no second `[rows, V]` buffer;
+    /// the same numbers bit for bit): for training steps, where the logits are not needed afterwards.
+    public func backwardInPlace(logits: inout Tensor, dSums: [Double], dNLLSums: [Double]? = nil) {
+        let rows = sources.count
+        let shape = logits.shape
+        logits = logits.reshaped([rows, logits.count / max(rows, 1)])
+        crossEntropyBackwardInPlace(&logits, dLoss: rowWeights(dSums: dSums, dNLLSums: dNLLSums), targets: targets)
+        logits = logits.reshaped(shape)
+    }
+
+    /// Per logits row, the weight of `softmax − onehot`: `−(dSums[b]·[t ∈ lossMask] − dNLLSums[b]·[t ∈ nllMask])`.
+    func rowWeights(dSums: [Double], dNLLSums: [Double]?) -> [Float] {
         precondition(dSums.count == batch && (dNLLSums == nil || dNLLSums!.count == batch), "SequenceScoring.backward: gradients for \(batch) rows")
-        var dLoss = [Float](repeating: 0, count: rows)
+        var dLoss = [Float](repeating: 0, count: sources.count)
         for (i, row) in sources.enumerated() where targets[i] >= 0 {
             let (b, p) = (row.b, row.p)
             var w = 0.0
@@ -112,9 +129,7 @@ public struct SequenceScoring: Sendable, Equatable {
             if nllMask?[b][p + 1] ?? false { w -= dNLLSums?[b] ?? 0 }
             dLoss[i] = Float(-w)   // crossEntropyBackward adds dLoss·(softmax − onehot)
         }
-        var d = Tensor(shape: [rows, V])
-        crossEntropyBackward(dLogits: &d, dLoss: dLoss, logits: logits.reshaped([rows, V]), targets: targets)
-        return d.reshaped(logits.shape)
+        return dLoss
     }
 }
 

@@ -83,8 +83,10 @@ public final class TuneEngine: @unchecked Sendable {
             for i in interventions.indices { interventions[i].install(into: &hooks, recorder: recorders[i], rowMask: masks[i]) }
         }
         options.hooks = hooks
-        let out = try model.forward(batch.tokens, options: options)
-        let scores = batch.scoring.logProbs(logits: out.logits!)
+        var out = try model.forward(batch.tokens, options: options)
+        var logits = out.logits!
+        out.logits = nil   // the only reference: the backward below rewrites it in place
+        let scores = batch.scoring.logProbs(logits: logits)
         let reference: SequenceLogProbs? = objective.needsReference ? referenceScores(data, batch) : nil
         let result = try objective.evaluate(batch.objectiveInput(scores, reference: reference, objective: objective))
         guard result.loss.isFinite else { throw TuneError.nonFiniteLoss(result.loss) }
@@ -95,7 +97,8 @@ public final class TuneEngine: @unchecked Sendable {
         let scale = gradientScale
         let dSums = (objective.isPreference ? result.stackedSums : result.dChosenSums).map { $0 * scale }
         let dNLL = objective.needsNLLMask ? result.stackedNLLSums.map { $0 * scale } : nil
-        let dLogits = batch.scoring.backward(logits: out.logits!, dSums: dSums, dNLLSums: dNLL)
+        batch.scoring.backwardInPlace(logits: &logits, dSums: dSums, dNLLSums: dNLL)
+        let dLogits = logits
         var wanted = Set(interventions.dropFirst(resumeLayer == nil ? 0 : 1).map(\.hook))
         if let resumeLayer, resumeLayer < model.layerCount, !wanted.isEmpty { wanted.insert(.residPre(resumeLayer)) }
         let back = try model.backward(out.activations!, dLogits: dLogits, to: wanted)
