@@ -22,7 +22,7 @@ void isa_layernorm_rows(float *out, float *mean, float *rstd, const float *x, co
 double isa_sum_exp(const float *x, ptrdiff_t n, float m);
 /* out += g * exp(x - shift) (softmax gradients). */
 void isa_add_scaled_exp(float *out, const float *x, ptrdiff_t n, float shift, float g);
-void isa_set_scaled_exp(float *out, const float *x, ptrdiff_t n, float shift, float g);
+void isa_scaled_exp_inplace(float *x, ptrdiff_t n, float shift, float g);
 /* LayerNorm backward for rows [lo, hi): dx += rstd (g - mean(g) - xhat mean(g xhat)), g = dout w (w may be NULL). */
 void isa_layernorm_backward_rows(float *dx, const float *dout, const float *x, const float *w,
                                  const float *mean, const float *rstd, ptrdiff_t lo, ptrdiff_t hi, ptrdiff_t d);

@@ -83,7 +83,7 @@ public func crossEntropyBackwardInPlace(_ logits: inout Tensor, dLoss: [Float], 
                 let row = base + r * v
                 guard targets[r] >= 0 && dLoss[r] != 0 else { row.update(repeating: 0, count: v); continue }
                 let lse = Float(logSumExp(UnsafePointer(row), v)), g = dLoss[r]
-                isa_set_scaled_exp(row, row, v, lse, g)
+                isa_scaled_exp_inplace(row, v, lse, g)
                 row[targets[r]] -= g
             }
         }
