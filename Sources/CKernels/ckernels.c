@@ -168,8 +168,11 @@ CLONES void isa_layernorm_backward_rows(float *dx, const float *dout, const floa
 
 #if defined(__linux__) && defined(__GLIBC__)
 #include <malloc.h>
+/* glibc serves blocks above M_MMAP_THRESHOLD (at most 32 MiB on 64-bit: larger values are refused)
+   with mmap and unmaps them on free, so every step's large tensors (e.g. [rows, 262144] logits) page
+   fault afresh. Serving everything from the heap and never trimming it keeps freed memory mapped. */
 void isa_keep_large_allocations(void) {
-    mallopt(M_MMAP_THRESHOLD, 1 << 30);
+    mallopt(M_MMAP_MAX, 0);
     mallopt(M_TRIM_THRESHOLD, 0x7fffffff);
 }
 #else
