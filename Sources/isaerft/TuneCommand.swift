@@ -90,7 +90,6 @@ struct TuneCommand: AsyncParsableCommand {
             let (trainSet, evalSet, counts) = try loadExamples(tokenizer: tok, settings: settings, sft: obj == .sft)
             let status = ProgressLine()
             let engine = try TuneEngine(model: model, interventions: [intervention], objective: obj,
-                                        width: sae.dIn == 0 ? 0 : modelWidth(model, at: point, sae: sae),
                                         pad: model.eosTokenID ?? 0, fastPath: !genericPath)
             let start = Date()
             let prepTrain = try engine.prepare(trainSet) { e in
@@ -135,7 +134,7 @@ struct TuneCommand: AsyncParsableCommand {
             status.end()
             let trained = Date().timeIntervalSince(clock)
             guard summary.completed else { throw ExitCode(130) }
-            let config = adapterConfig(loaded: loaded, loadedSAE: loadedSAE, point: point, spec: spec, counts: counts, settings: settings)
+            let config = adapterConfig(loadedSAE: loadedSAE, point: point, spec: spec, objective: obj, counts: counts)
             try AdapterFolder.write(to: out, config: config, tensors: trainer.namedParameters)
             let result: [String: Any] = [
                 "adapter": out.path, "steps": summary.steps, "fast_path": engine.usesFastPath,
@@ -217,11 +216,8 @@ struct TuneCommand: AsyncParsableCommand {
         return (train, eval, info)
     }
 
-    /// The residual width the fast path caches (the SAE's d_in for residual-stream hooks).
-    func modelWidth(_ model: any HookedLanguageModel, at point: HookPoint, sae: SparseAutoencoder) -> Int { sae.dIn }
-
-    func adapterConfig(loaded: LoadedModel, loadedSAE: LoadedSAE, point: HookPoint, spec: ComponentSpec,
-                       counts: AdapterData, settings: TokenizationSettings) -> AdapterConfig {
+    func adapterConfig(loadedSAE: LoadedSAE, point: HookPoint, spec: ComponentSpec,
+                       objective obj: Objective, counts: AdapterData) -> AdapterConfig {
         let sae = loadedSAE.sae
         var saeInfo = AdapterSAE(dIn: sae.dIn, dSAE: sae.dSAE)
         if let e = loadedSAE.entry { saeInfo.release = e.release; saeInfo.saeID = e.saeID }
@@ -231,13 +227,11 @@ struct TuneCommand: AsyncParsableCommand {
                                          depth: spec.kind == .mlp ? spec.depth : nil, hiddenSize: spec.kind == .mlp ? spec.hiddenSize : nil,
                                          scaleProcessor: spec.scaleProcessor, positions: spec.positions,
                                          activeOnly: spec.activeOnly, sae: saeInfo)
-        var training = AdapterTraining(lossType: makeObjectiveName(), beta: objective == .sft ? nil : beta, lr: lr, steps: maxSteps, seed: seed,
+        var training = AdapterTraining(lossType: obj.name, beta: objective == .sft ? nil : beta, lr: lr, steps: maxSteps, seed: seed,
                                        optimizer: optimizer, weightDecay: weightDecay, batchSize: batchSize,
                                        gradientAccumulationSteps: gradientAccumulationSteps, lrScheduler: scheduler, warmupSteps: warmupSteps,
                                        maxGradNorm: gradClip, labelSmoothing: labelSmoothing)
         training.extra = ["objective": objective.rawValue, "l1_penalty": "\(l1Penalty)"]
         return AdapterConfig(baseModelNameOrPath: modelOptions.model.model, components: [component], training: training, data: counts)
     }
-
-    func makeObjectiveName() -> String { (try? makeObjective().name) ?? objective.rawValue }
 }

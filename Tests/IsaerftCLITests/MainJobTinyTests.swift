@@ -26,6 +26,18 @@ struct MainJobTinyTests {
 
     func bytes(_ url: URL) throws -> Data { try Data(contentsOf: url) }
 
+    /// Runs `args(a)` straight through, and `args(b)` killed after its first checkpoint then resumed
+    /// with `--resume` (both must exit 0); returns the two output folders to compare.
+    func straightAndResumed(in dir: URL, _ args: (URL) -> [String]) throws -> (URL, URL) {
+        let a = dir.appendingPathComponent("a"), b = dir.appendingPathComponent("b")
+        let straight = try CLI.run(args(a))
+        #expect(straight.status == 0, "\(straight.stderr)")
+        try killAfterFirstCheckpoint(args(b), output: b)
+        let resumed = try CLI.run(args(b) + ["--resume"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        return (a, b)
+    }
+
     /// Runs the binary with `args` and sends SIGKILL as soon as `output/checkpoints/` holds a
     /// checkpoint (a run that finishes first is left alone: --resume must then reproduce it too).
     func killAfterFirstCheckpoint(_ args: [String], output: URL) throws {
@@ -115,13 +127,7 @@ struct MainJobTinyTests {
              "--objective", "dpo", "--lr", "0.05", "--max-steps", "24", "--batch-size", "4", "--checkpoint-every", "4",
              "--eval-every", "8", "--no-append-eos", "--output", out.path]
         }
-        let a = dir.appendingPathComponent("a"), b = dir.appendingPathComponent("b")
-        let straight = try CLI.run(args(a))
-        #expect(straight.status == 0, "\(straight.stderr)")
-
-        try killAfterFirstCheckpoint(args(b), output: b)
-        let resumed = try CLI.run(args(b) + ["--resume"])
-        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let (a, b) = try straightAndResumed(in: dir, args)
         for f in ["adapter_model.safetensors", "trajectories.safetensors"] {
             #expect(try bytes(a.appendingPathComponent(f)) == bytes(b.appendingPathComponent(f)), "\(f) differs after kill -9 and --resume")
         }
@@ -142,12 +148,7 @@ struct MainJobTinyTests {
              "--architecture", "topk", "--d-sae", "128", "--k", "8", "--batch-size", "128", "--context-size", "32",
              "--tokens", "16384", "--checkpoint-every", "2048", "--eval-contexts", "2", "--output", out.path]
         }
-        let a = dir.appendingPathComponent("a"), b = dir.appendingPathComponent("b")
-        let straight = try CLI.run(args(a))
-        #expect(straight.status == 0, "\(straight.stderr)")
-        try killAfterFirstCheckpoint(args(b), output: b)
-        let resumed = try CLI.run(args(b) + ["--resume"])
-        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let (a, b) = try straightAndResumed(in: dir, args)
         for f in ["sae_weights.safetensors", "sparsity.safetensors"] {
             #expect(try bytes(a.appendingPathComponent(f)) == bytes(b.appendingPathComponent(f)), "\(f) differs after kill -9 and --resume")
         }

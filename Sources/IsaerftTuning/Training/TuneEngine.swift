@@ -19,19 +19,21 @@ public final class TuneEngine: @unchecked Sendable {
     public let objective: Objective
     /// Token id used for padding (never scored, never attended to).
     public let pad: Int
-    let width: Int
+    /// The residual width the fast path caches: the first SAE's d_in (a residual-stream SAE reads
+    /// rows of d_model; other hooks take the generic path, which does not use it).
+    var width: Int { interventions[0].sae.dIn }
     /// Fast path: the hook captured by `prepare` and the block the pass resumes at.
     let resumeCapture: HookPoint?
     let resumeLayer: Int?
 
     public init(model: any HookedLanguageModel, interventions: [LatentIntervention], objective: Objective,
-                width: Int, pad: Int = 0, fastPath: Bool = true) throws {
+                pad: Int = 0, fastPath: Bool = true) throws {
         guard !interventions.isEmpty else { throw TuneError.invalidOption("at least one SAE component is needed") }
         let sorted = interventions.sorted { ($0.hook.layer ?? -1, $0.hookName) < ($1.hook.layer ?? -1, $1.hookName) }
         for (a, b) in zip(sorted, sorted.dropFirst()) where a.hook == b.hook {
             throw TuneError.invalidOption("two components at \(a.hookName): one SAE per hook")
         }
-        self.model = model; self.interventions = sorted; self.objective = objective; self.pad = pad; self.width = width
+        self.model = model; self.interventions = sorted; self.objective = objective; self.pad = pad
         switch fastPath ? sorted[0].hook : .embed {
         case .residPost(let l): resumeCapture = .residPost(l); resumeLayer = l + 1
         case .residPre(let l): resumeCapture = .residPre(l); resumeLayer = l
