@@ -6,7 +6,7 @@ import IsaerftFiles
 public struct RunRecord: Sendable, Equatable {
     public var step: Int
     public var kind: String
-    /// Metric name → value; a JSON null reads back as NaN.
+    /// Metric name → value; a JSON null reads back as NaN (string and boolean fields are skipped).
     public var values: [String: Double]
 
     public init(step: Int, kind: String, values: [String: Double]) { self.step = step; self.kind = kind; self.values = values }
@@ -38,19 +38,18 @@ public struct RunRecord: Sendable, Equatable {
             switch v {
             case .number(let d): values[k] = d
             case .null: values[k] = .nan
-            case .string: continue
+            case .string, .bool: continue
             }
         }
         self.init(step: Int(step), kind: kind, values: values)
     }
 
     private enum Field: Decodable {
-        case number(Double), string(String), null
+        case number(Double), string(String), bool(Bool), null
         init(from decoder: any Decoder) throws {
             let c = try decoder.singleValueContainer()
-            if c.decodeNil() { self = .null } else if let d = try? c.decode(Double.self) { self = .number(d) } else {
-                self = .string(try c.decode(String.self))
-            }
+            if c.decodeNil() { self = .null } else if let d = try? c.decode(Double.self) { self = .number(d) }
+            else if let b = try? c.decode(Bool.self) { self = .bool(b) } else { self = .string(try c.decode(String.self)) }
         }
     }
 }

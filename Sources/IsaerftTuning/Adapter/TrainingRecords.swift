@@ -1,6 +1,7 @@
 import Foundation
 import IsaerftCore
 import IsaerftFiles
+import IsaerftRuns
 
 /// One line of `records.jsonl`: a flat JSON object with `step`, `kind` (`train` or `eval`) and metrics
 /// under TRL's names (`training-objectives.md` §3): `loss`, `rewards/chosen`, `rewards/rejected`,
@@ -25,14 +26,8 @@ public struct TrainingRecord: Sendable, Equatable {
     /// The metric under its unprefixed TRL name (`loss` finds `eval_loss` on eval rows).
     public func value(_ name: String) -> Double? { metrics[kind == .eval ? TRLMetric.evalPrefix + name : name] }
 
-    /// The JSON line (sorted keys; non-finite values become null).
-    public func jsonLine() -> String {
-        var fields = ["\"step\":\(step)", "\"kind\":\"\(kind.rawValue)\""]
-        for (k, v) in metrics.sorted(by: { $0.key < $1.key }) {
-            fields.append("\(jsonQuoted(k)):\(v.isFinite ? "\(v)" : "null")")
-        }
-        return "{" + fields.joined(separator: ",") + "}"
-    }
+    /// The JSON line, as the trainer's `RunRecorder` writes it (sorted keys; non-finite values become null).
+    public func jsonLine() -> String { RunRecord(step: step, kind: kind.rawValue, values: metrics).jsonLine }
 }
 
 /// TRL's metric names.
@@ -69,34 +64,20 @@ public enum TrainingRecords {
         } catch { throw AdapterError.writeFailed(file: url.path, reason: "\(error)") }
     }
 
-    /// Every line; `step` (integer) and `kind` are required, every other numeric field is a metric
-    /// (null values and non-numeric fields are skipped). A torn last line (no newline, not JSON) is ignored.
+    /// Every line, parsed by IsaerftRuns' `RunRecorder.read` (the trainer's writer): `step` and `kind`
+    /// are required and `kind` must be `train` or `eval`; null values are skipped. A torn last line
+    /// (no newline, not JSON) is ignored.
     public static func read(from url: URL) throws -> [TrainingRecord] {
-        guard let data = FileManager.default.contents(atPath: url.path) else { throw AdapterError.missingFile(url.path) }
-        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-        var out: [TrainingRecord] = []
-        for (i, line) in lines.enumerated() {
-            let t = line.trimmingCharacters(in: .whitespaces)
-            if t.isEmpty { continue }
-            let isLast = i == lines.count - 1
-            guard let o = (try? JSONSerialization.jsonObject(with: Data(t.utf8))) as? [String: Any] else {
-                if isLast { break }
-                throw AdapterError.unreadable(file: url.path, reason: "line \(i + 1): not a JSON object")
-            }
-            guard let step = (o["step"] as? NSNumber)?.intValue else {
-                throw AdapterError.unreadable(file: url.path, reason: "line \(i + 1): no integer \"step\"")
-            }
-            guard let k = o["kind"] as? String, let kind = TrainingRecord.Kind(rawValue: k) else {
-                throw AdapterError.unreadable(file: url.path, reason: "line \(i + 1): \"kind\" must be \"train\" or \"eval\"")
-            }
-            var metrics: [String: Double] = [:]
-            for (key, v) in o where key != "step" && key != "kind" {
-                if let n = v as? NSNumber, !(v is Bool) { metrics[key] = n.doubleValue }
-            }
-            out.append(TrainingRecord(step: step, kind: kind, metrics: metrics))
+        guard FileManager.default.fileExists(atPath: url.path) else { throw AdapterError.missingFile(url.path) }
+        let rows: [RunRecord]
+        do { rows = try RunRecorder.read(url: url) } catch {
+            throw AdapterError.unreadable(file: url.path, reason: "\(error)")
         }
-        return out
+        return try rows.map { r in
+            guard let kind = TrainingRecord.Kind(rawValue: r.kind) else {
+                throw AdapterError.unreadable(file: url.path, reason: "step \(r.step): \"kind\" must be \"train\" or \"eval\"")
+            }
+            return TrainingRecord(step: r.step, kind: kind, metrics: r.values.filter { !$0.value.isNaN })
+        }
     }
 }
-
-func jsonQuoted(_ s: String) -> String { JSONEscaping.quoted(s) }
