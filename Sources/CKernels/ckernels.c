@@ -174,7 +174,28 @@ CLONES void isa_layernorm_backward_rows(float *dx, const float *dout, const floa
 void isa_keep_large_allocations(void) {
     mallopt(M_MMAP_MAX, 0);
     mallopt(M_TRIM_THRESHOLD, 0x7fffffff);
+    mallopt(M_ARENA_MAX, 1);
 }
 #else
 void isa_keep_large_allocations(void) {}
 #endif
+
+CLONES float isa_max_nan(const float *x, ptrdiff_t n) {
+    float acc[LANES];
+    for (int j = 0; j < LANES; j++) acc[j] = -INFINITY;
+    ptrdiff_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int j = 0; j < LANES; j++) { float v = x[i + j]; acc[j] = (v > acc[j] || v != v) ? v : acc[j]; }
+    float m = -INFINITY;
+    for (; i < n; i++) { float v = x[i]; m = (v > m || v != v) ? v : m; }
+    for (int j = 0; j < LANES; j++) m = (acc[j] > m || acc[j] != acc[j]) ? acc[j] : m;
+    return m;
+}
+
+CLONES void isa_scale_inplace(float *x, ptrdiff_t n, float s) {
+    for (ptrdiff_t i = 0; i < n; i++) x[i] *= s;
+}
+
+/* Thread-local: Swift has no cheap thread-local storage of its own. */
+static _Thread_local int parallel_depth;
+int isa_parallel_depth_add(int delta) { parallel_depth += delta; return parallel_depth; }

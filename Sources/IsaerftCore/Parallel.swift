@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 
 /// How many worker chunks the element-wise kernels split their rows into.
@@ -10,12 +11,15 @@ public enum Parallel {
         return max(1, ProcessInfoShim.activeProcessorCount)
     }()
 
+    /// Whether the calling thread is running a chunk of `forEach`.
+    public static var isInsideChunk: Bool { isa_parallel_depth_add(0) > 0 }
+
     /// Runs `body` over `0..<n` split into at most `coreCount` contiguous ranges, in parallel when
     /// the work (`n × costPerItem` scalar operations) is large enough to pay for the hand-off.
-    @inlinable
+    /// A call made inside a chunk runs serially on that worker (no nested fan-out).
     public static func forEach(_ n: Int, costPerItem: Int = 1, _ body: (Range<Int>) -> Void) {
         let chunks = min(coreCount, n)
-        if chunks <= 1 || n * costPerItem < 32_768 {
+        if chunks <= 1 || n * costPerItem < 32_768 || isInsideChunk {
             if n > 0 { body(0..<n) }
             return
         }
@@ -24,7 +28,10 @@ public enum Parallel {
             nonisolated(unsafe) let work = escapable
             DispatchQueue.concurrentPerform(iterations: chunks) { c in
                 let lo = n * c / chunks, hi = n * (c + 1) / chunks
-                if lo < hi { work(lo..<hi) }
+                guard lo < hi else { return }
+                isa_parallel_depth_add(1)
+                work(lo..<hi)
+                isa_parallel_depth_add(-1)
             }
         }
     }

@@ -236,11 +236,14 @@ func splitColumns3(_ x: Tensor, _ d: Int) -> (Tensor, Tensor, Tensor) {
     var q = Tensor.uninitialized([n, d]), k = Tensor.uninitialized([n, d]), v = Tensor.uninitialized([n, d])
     x.withUnsafeBufferPointer { px in
         q.withUnsafeMutableBufferPointer { pq in k.withUnsafeMutableBufferPointer { pk in v.withUnsafeMutableBufferPointer { pv in
-            for r in 0..<n {
-                let src = px.baseAddress! + r * 3 * d
-                (pq.baseAddress! + r * d).update(from: src, count: d)
-                (pk.baseAddress! + r * d).update(from: src + d, count: d)
-                (pv.baseAddress! + r * d).update(from: src + 2 * d, count: d)
+            let px = px.baseAddress!, pq = pq.baseAddress!, pk = pk.baseAddress!, pv = pv.baseAddress!
+            Parallel.forEach(n, costPerItem: 3 * d) { rows in
+                for r in rows {
+                    let src = px + r * 3 * d
+                    (pq + r * d).update(from: src, count: d)
+                    (pk + r * d).update(from: src + d, count: d)
+                    (pv + r * d).update(from: src + 2 * d, count: d)
+                }
             }
         } } }
     }

@@ -4,7 +4,7 @@ import Testing
 
 // Causal attention (probs forward + apply) against `Reference.attention` (Double), over geometries that
 // cover grouped-query heads, a sliding window, a left-padded key mask (so some query rows see no key), the
-// soft-cap on and off, and KV-cache geometry (queryLength < keyLength). Head dims 5 and 37, lengths 7 and 9.
+// soft-cap on and off, and KV-cache geometry (queryLength < keyLength). Head dims 5 to 96, lengths 7 to 70.
 
 /// One attention configuration with its inputs.
 struct AttentionCase: Sendable, CustomTestStringConvertible {
@@ -42,6 +42,15 @@ struct AttentionCase: Sendable, CustomTestStringConvertible {
                       geometry: AttentionGeometry(batch: 2, queryLength: 3, keyLength: 7, heads: 4, kvHeads: 2, headDim: 5,
                                                   scale: 0.3, window: 5, softcap: 3),
                       keyMask: leftPadded(keyLength: 7, pads: 2), qStd: 2),
+        // Long enough for the product kernels' blocks: 4-row blocks with a partial last one, 32-key blocks,
+        // head dims that are (64) and are not (96 = 3 × 32, 48 = 32 + 16) multiples of their 32-wide tiles.
+        AttentionCase(name: "causal 70, head dim 64",
+                      geometry: AttentionGeometry(batch: 1, queryLength: 70, heads: 2, headDim: 64)),
+        AttentionCase(name: "KV geometry 6 of 70 + GQA 4/2, head dim 96",
+                      geometry: AttentionGeometry(batch: 1, queryLength: 6, keyLength: 70, heads: 4, kvHeads: 2, headDim: 96)),
+        AttentionCase(name: "causal 45 + padding 5 + window 20, head dim 48",
+                      geometry: AttentionGeometry(batch: 2, queryLength: 45, heads: 2, headDim: 48, window: 20),
+                      keyMask: leftPadded(keyLength: 45, pads: 5)),
     ]
 }
 
@@ -115,6 +124,25 @@ struct AttentionTests {
         attentionProbsForward(probs: &probs, scores: &scores, q: c.q, k: c.k, keyMask: nil, geometry: c.geometry)
         #expect(scores == nil)
         #expect(probs == attentionKernelForward(c).probs, "probs do not depend on the scores capture")
+    }
+
+    @Test("a pattern with weight after a query's position (an edited hook_pattern) multiplies in full, as pattern @ v")
+    func editedPatternMultipliesInFull() {
+        let g = AttentionGeometry(batch: 2, queryLength: 37, heads: 2, kvHeads: 1, headDim: 40)
+        let probs = Tensor.randomNormal(g.probsShape, seed: 441)
+        let v = Tensor.randomNormal([g.batch * g.keyLength, g.kvHeads * g.headDim], seed: 442)
+        var z = Tensor(shape: [g.batch * g.queryLength, g.heads * g.headDim])
+        attentionApplyForward(z: &z, probs: probs, v: v, geometry: g)
+        let want = Reference.attentionApply(probs: probs.doubles, v: v.doubles, geometry: g)
+        // Sums of 37 products of N(0, 1) values (|z| up to ~20). Observed max |Δ| 5.5e-6 (z), 6.5e-6 (dProbs), 5.9e-6 (dv).
+        expectClose(compare(z, want, atol: 1e-5, rtol: 1e-5), "z from a non-causal pattern")
+
+        let dZ = Tensor.randomNormal(z.shape, seed: 443)
+        var dProbs = Tensor(shape: g.probsShape), dv = Tensor(shape: v.shape)
+        attentionApplyBackward(dProbs: &dProbs, dv: &dv, dZ: dZ, probs: probs, v: v, geometry: g)
+        let ref = Reference.attentionApplyBackward(dZ: dZ.doubles, probs: probs.doubles, v: v.doubles, geometry: g)
+        expectClose(compare(dProbs, ref.dProbs, atol: 1e-5, rtol: 1e-5), "dProbs from a non-causal pattern")
+        expectClose(compare(dv, ref.dv, atol: 1e-5, rtol: 1e-5), "dv from a non-causal pattern")
     }
 
     @Test("KV-cache decode step (queryLength 1 of 7) equals the last row of the full pass",

@@ -30,4 +30,24 @@ void isa_layernorm_backward_rows(float *dx, const float *dout, const float *x, c
 void isa_keep_large_allocations(void);
 /* out = a + b. */
 void isa_add(float *out, const float *a, const float *b, ptrdiff_t n);
+/* Attention head products (attention.c). Causal: query row i sees keys j < offset + i + 1 (capped at Tk);
+ * each works on blocks of 4 rows, so keys up to the block's last row are computed for all its rows.
+ * bt = b transposed to [D][ldbt] with zero padding; ldbt >= Tk rounded up to 32. */
+void isa_transpose_pad(float *bt, ptrdiff_t ldbt, const float *b, ptrdiff_t ldb, ptrdiff_t T, ptrdiff_t D);
+/* s[i][j] (+)= alpha * sum_d a[i][d] bt[d][j] for the visible block; without accumulate, the rest of each
+ * row [block end, Tk) is set to fill. */
+void isa_attn_scores(float *s, ptrdiff_t lds, const float *a, ptrdiff_t lda, const float *bt, ptrdiff_t ldbt,
+                     ptrdiff_t Tq, ptrdiff_t Tk, ptrdiff_t D, ptrdiff_t offset, float alpha, int accumulate, float fill);
+/* z[i][d] (+)= alpha * sum_j p[i][j] v[j][d] over the block's keys (p must be 0, not garbage, past row i's own keys). */
+void isa_attn_apply(float *z, ptrdiff_t ldz, const float *p, ptrdiff_t ldp, const float *v, ptrdiff_t ldv,
+                    ptrdiff_t Tq, ptrdiff_t Tk, ptrdiff_t D, ptrdiff_t offset, float alpha, int accumulate);
+/* out[j][d] += alpha * sum_i p[i][j] x[i][d] over the rows that see key j (p^T x; p as for isa_attn_apply). */
+void isa_attn_apply_t(float *out, ptrdiff_t ldo, const float *p, ptrdiff_t ldp, const float *x, ptrdiff_t ldx,
+                      ptrdiff_t Tq, ptrdiff_t Tk, ptrdiff_t D, ptrdiff_t offset, float alpha);
+/* Largest of x[0..<n], NaN if any is NaN (-inf for n == 0). */
+float isa_max_nan(const float *x, ptrdiff_t n);
+/* x[i] *= s. */
+void isa_scale_inplace(float *x, ptrdiff_t n, float s);
+/* The calling thread's count of enclosing parallel chunks, after adding delta (0 reads it). */
+int isa_parallel_depth_add(int delta);
 #endif

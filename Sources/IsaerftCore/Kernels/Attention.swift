@@ -61,18 +61,23 @@ public func attentionProbsForward(probs: inout Tensor, scores: inout Tensor?, q:
                  "attentionProbsForward: q \(q.shape), k \(k.shape), probs \(probs.shape) for \(g)")
     let wantScores = scores != nil
     if wantScores && scores!.count != probs.count { scores = Tensor(shape: g.probsShape) }
+    let ldbt = paddedKeys(Tk)
     q.withUnsafeBufferPointer { pq in k.withUnsafeBufferPointer { pk in probs.withUnsafeMutableBufferPointer { pp in
         let pp = pp.baseAddress!, pq = pq.baseAddress!, pk = pk.baseAddress!
-        do {
-            headRange(B * H) { items in
-                for item in items {
-                    let b = item / H, h = item % H, kvh = h / g.group
-                    let s = pp + item * Tq * Tk
-                    BLAS.gemm(transA: false, transB: true, m: Tq, n: Tk, k: D, alpha: g.scale,
-                              a: pq + b * Tq * H * D + h * D, lda: H * D,
-                              b: pk + b * Tk * Hk * D + kvh * D, ldb: Hk * D, c: s, ldc: Tk)
-                    for i in 0..<Tq { softmaxRow(s + i * Tk, i: i, b: b, keyMask: keyMask, g: g) }
+        Parallel.forEach(B * H, costPerItem: Tq * Tk * D) { items in
+            let kt = UnsafeMutablePointer<Float>.allocate(capacity: D * ldbt)
+            defer { kt.deallocate() }
+            var transposed = -1
+            for item in items {
+                let b = item / H, h = item % H, kvh = h / g.group
+                if b * Hk + kvh != transposed {   // query heads of a group share one transposed key block
+                    isa_transpose_pad(kt, ldbt, pk + b * Tk * Hk * D + kvh * D, Hk * D, Tk, D)
+                    transposed = b * Hk + kvh
                 }
+                let s = pp + item * Tq * Tk
+                isa_attn_scores(s, Tk, pq + b * Tq * H * D + h * D, H * D, kt, ldbt, Tq, Tk, D, g.queryOffset,
+                                g.scale, 0, -.infinity)
+                for i in 0..<Tq { softmaxRow(s + i * Tk, i: i, b: b, keyMask: keyMask, g: g) }
             }
         }
     } } }
@@ -95,6 +100,16 @@ public func attentionProbsForward(probs: inout Tensor, scores: inout Tensor?, q:
 @inline(__always)
 private func softmaxRow(_ s: UnsafeMutablePointer<Float>, i: Int, b: Int, keyMask: [Bool]?, g: AttentionGeometry) {
     let Tk = g.keyLength
+    if keyMask == nil && g.window == nil && g.softcap == nil {
+        // Plain causal row: keys 0...query position.
+        let n = min(Tk, g.queryOffset + i + 1)
+        let m = isa_max_nan(s, n)
+        if m == -.infinity { s.update(repeating: 0, count: Tk); return }
+        let sum = isa_exp_shifted_sum(s, n, m)
+        isa_scale_inplace(s, n, 1 / sum)
+        if n < Tk { (s + n).update(repeating: 0, count: Tk - n) }
+        return
+    }
     var m = -Float.infinity
     for j in 0..<Tk {
         if g.visible(i, j, b, keyMask) {
@@ -106,8 +121,7 @@ private func softmaxRow(_ s: UnsafeMutablePointer<Float>, i: Int, b: Int, keyMas
     }
     if m == -.infinity { for j in 0..<Tk { s[j] = 0 }; return }
     let sum = isa_exp_shifted_sum(s, Tk, m)
-    let inv = 1 / sum
-    for j in 0..<Tk { s[j] *= inv }
+    isa_scale_inplace(s, Tk, 1 / sum)
 }
 
 /// z[b·Tq + i, h·D + d] = Σ_j probs[b, h, i, j] · v[b·Tk + j, kvh·D + d] (TransformerLens `hook_z`,
@@ -118,14 +132,11 @@ public func attentionApplyForward(z: inout Tensor, probs: Tensor, v: Tensor, geo
                  "attentionApplyForward: z \(z.shape), v \(v.shape), probs \(probs.shape) for \(g)")
     probs.withUnsafeBufferPointer { pp in v.withUnsafeBufferPointer { pv in z.withUnsafeMutableBufferPointer { pz in
         let pz = pz.baseAddress!, pp = pp.baseAddress!, pv = pv.baseAddress!
-        do {
-            headRange(B * H) { items in
-                for item in items {
-                    let b = item / H, h = item % H, kvh = h / g.group
-                    BLAS.gemm(transA: false, transB: false, m: Tq, n: D, k: Tk,
-                              a: pp + item * Tq * Tk, lda: Tk, b: pv + b * Tk * Hk * D + kvh * D, ldb: Hk * D,
-                              c: pz + b * Tq * H * D + h * D, ldc: H * D)
-                }
+        Parallel.forEach(B * H, costPerItem: Tq * Tk * D) { items in
+            for item in items {
+                let b = item / H, h = item % H, kvh = h / g.group, P = pp + item * Tq * Tk
+                isa_attn_apply(pz + b * Tq * H * D + h * D, H * D, P, Tk, pv + b * Tk * Hk * D + kvh * D, Hk * D,
+                               Tq, Tk, D, keyOffset(P, g), 1, 0)
             }
         }
     } } }
@@ -133,29 +144,28 @@ public func attentionApplyForward(z: inout Tensor, probs: Tensor, v: Tensor, geo
 
 // MARK: - Backward
 
-/// Backward of `attentionApplyForward`: dProbs += dZ·vᵀ per head, and dv += probsᵀ·dZ.
+/// Backward of `attentionApplyForward`: dProbs += dZ·vᵀ per head (at every key, as the gradient of
+/// TransformerLens' `hook_pattern` is), and dv += probsᵀ·dZ.
 public func attentionApplyBackward(dProbs: inout Tensor, dv: inout Tensor, dZ: Tensor, probs: Tensor, v: Tensor,
                                    geometry g: AttentionGeometry) {
     let (B, Tq, Tk, H, Hk, D) = (g.batch, g.queryLength, g.keyLength, g.heads, g.kvHeads, g.headDim)
     precondition(dZ.count == B * Tq * H * D && dv.count == v.count && dProbs.count == probs.count,
                  "attentionApplyBackward: shapes for \(g)")
+    let ldbt = paddedKeys(Tk)
     dZ.withUnsafeBufferPointer { pdz in probs.withUnsafeBufferPointer { pp in v.withUnsafeBufferPointer { pv in
     dProbs.withUnsafeMutableBufferPointer { pdp in dv.withUnsafeMutableBufferPointer { pdv in
         let pdz = pdz.baseAddress!, pp = pp.baseAddress!, pv = pv.baseAddress!, pdp = pdp.baseAddress!, pdv = pdv.baseAddress!
-        do {
-            // One chunk per (b, kv head): the query heads of a group all add into the same dv columns.
-            headRange(B * Hk) { items in
-                for item in items {
-                    let b = item / Hk, kvh = item % Hk
-                    for h in (kvh * g.group)..<((kvh + 1) * g.group) {
-                        let bh = b * H + h
-                        BLAS.gemm(transA: false, transB: true, m: Tq, n: Tk, k: D,
-                                  a: pdz + b * Tq * H * D + h * D, lda: H * D, b: pv + b * Tk * Hk * D + kvh * D, ldb: Hk * D,
-                                  beta: 1, c: pdp + bh * Tq * Tk, ldc: Tk)
-                        BLAS.gemm(transA: true, transB: false, m: Tk, n: D, k: Tq,
-                                  a: pp + bh * Tq * Tk, lda: Tk, b: pdz + b * Tq * H * D + h * D, ldb: H * D,
-                                  beta: 1, c: pdv + b * Tk * Hk * D + kvh * D, ldc: Hk * D)
-                    }
+        // One item per (b, kv head): the query heads of a group all add into the same dv columns.
+        Parallel.forEach(B * Hk, costPerItem: g.group * Tq * Tk * D * 3) { items in
+            let vt = UnsafeMutablePointer<Float>.allocate(capacity: D * ldbt)
+            defer { vt.deallocate() }
+            for item in items {
+                let b = item / Hk, kvh = item % Hk, vBlock = pv + b * Tk * Hk * D + kvh * D
+                isa_transpose_pad(vt, ldbt, vBlock, Hk * D, Tk, D)
+                for h in (kvh * g.group)..<((kvh + 1) * g.group) {
+                    let bh = b * H + h, P = pp + bh * Tq * Tk, dz = pdz + b * Tq * H * D + h * D
+                    isa_attn_scores(pdp + bh * Tq * Tk, Tk, dz, H * D, vt, ldbt, Tq, Tk, D, Tk, 1, 1, 0)
+                    isa_attn_apply_t(pdv + b * Tk * Hk * D + kvh * D, Hk * D, P, Tk, dz, H * D, Tq, Tk, D, keyOffset(P, g), 1)
                 }
             }
         }
@@ -170,46 +180,51 @@ public func attentionProbsBackward(dq: inout Tensor, dk: inout Tensor, dProbs: T
     let (B, Tq, Tk, H, Hk, D) = (g.batch, g.queryLength, g.keyLength, g.heads, g.kvHeads, g.headDim)
     precondition(dq.count == q.count && dk.count == k.count && dProbs.count == probs.count && probs.count == B * H * Tq * Tk,
                  "attentionProbsBackward: shapes for \(g)")
+    let ldbt = paddedKeys(Tk)
     dProbs.withUnsafeBufferPointer { pdp in probs.withUnsafeBufferPointer { pp in q.withUnsafeBufferPointer { pq in
     k.withUnsafeBufferPointer { pk in dq.withUnsafeMutableBufferPointer { pdq in dk.withUnsafeMutableBufferPointer { pdk in
         let pdp = pdp.baseAddress!, pp = pp.baseAddress!, pq = pq.baseAddress!, pk = pk.baseAddress!
         let pdq = pdq.baseAddress!, pdk = pdk.baseAddress!
-        do {
-            headRange(B * Hk) { items in
-                let dS = UnsafeMutablePointer<Float>.allocate(capacity: Tq * Tk)
-                let raw = g.softcap == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: Tq * Tk)
-                defer { dS.deallocate(); raw?.deallocate() }
-                for item in items {
-                    let b = item / Hk, kvh = item % Hk
-                    for h in (kvh * g.group)..<((kvh + 1) * g.group) {
-                        let bh = b * H + h
-                        let P = pp + bh * Tq * Tk, dP = pdp + bh * Tq * Tk
-                        for i in 0..<Tq {
-                            var dot: Float = 0
-                            for j in 0..<Tk { dot += dP[i * Tk + j] * P[i * Tk + j] }
-                            for j in 0..<Tk { dS[i * Tk + j] = P[i * Tk + j] * (dP[i * Tk + j] - dot) }
-                        }
-                        if let raw, let cap = g.softcap {
-                            BLAS.gemm(transA: false, transB: true, m: Tq, n: Tk, k: D, alpha: g.scale,
-                                      a: pq + b * Tq * H * D + h * D, lda: H * D,
-                                      b: pk + b * Tk * Hk * D + kvh * D, ldb: Hk * D, c: raw, ldc: Tk)
-                            for e in 0..<(Tq * Tk) { let t = FastMath.tanh(raw[e] / cap); dS[e] *= 1 - t * t }
-                        }
-                        BLAS.gemm(transA: false, transB: false, m: Tq, n: D, k: Tk, alpha: g.scale,
-                                  a: dS, lda: Tk, b: pk + b * Tk * Hk * D + kvh * D, ldb: Hk * D,
-                                  beta: 1, c: pdq + b * Tq * H * D + h * D, ldc: H * D)
-                        BLAS.gemm(transA: true, transB: false, m: Tk, n: D, k: Tq, alpha: g.scale,
-                                  a: dS, lda: Tk, b: pq + b * Tq * H * D + h * D, ldb: H * D,
-                                  beta: 1, c: pdk + b * Tk * Hk * D + kvh * D, ldc: Hk * D)
+        Parallel.forEach(B * Hk, costPerItem: g.group * Tq * Tk * D * 2) { items in
+            let dS = UnsafeMutablePointer<Float>.allocate(capacity: Tq * Tk)
+            let raw = g.softcap == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: Tq * Tk)
+            let kt = g.softcap == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: D * ldbt)
+            defer { dS.deallocate(); raw?.deallocate(); kt?.deallocate() }
+            for item in items {
+                let b = item / Hk, kvh = item % Hk, kBlock = pk + b * Tk * Hk * D + kvh * D
+                if let kt { isa_transpose_pad(kt, ldbt, kBlock, Hk * D, Tk, D) }
+                for h in (kvh * g.group)..<((kvh + 1) * g.group) {
+                    let bh = b * H + h, qh = pq + b * Tq * H * D + h * D
+                    let P = pp + bh * Tq * Tk, dP = pdp + bh * Tq * Tk, offset = keyOffset(P, g)
+                    for i in 0..<Tq {
+                        var dot: Float = 0
+                        for j in 0..<Tk { dot += dP[i * Tk + j] * P[i * Tk + j] }
+                        for j in 0..<Tk { dS[i * Tk + j] = P[i * Tk + j] * (dP[i * Tk + j] - dot) }
                     }
+                    if let raw, let kt, let cap = g.softcap {
+                        isa_attn_scores(raw, Tk, qh, H * D, kt, ldbt, Tq, Tk, D, offset, g.scale, 0, 0)
+                        for e in 0..<(Tq * Tk) { let t = FastMath.tanh(raw[e] / cap); dS[e] *= 1 - t * t }
+                    }
+                    isa_attn_apply(pdq + b * Tq * H * D + h * D, H * D, dS, Tk, kBlock, Hk * D, Tq, Tk, D, offset, g.scale, 1)
+                    isa_attn_apply_t(pdk + b * Tk * Hk * D + kvh * D, Hk * D, dS, Tk, qh, H * D, Tq, Tk, D, offset, g.scale)
                 }
             }
         }
     } } } } } }
 }
 
-/// The head products run one after another with OpenBLAS's own threads. (Running heads in parallel
-/// chunks needed a single-threaded BLAS, and OpenBLAS 0.3.21 only has a process-wide thread count:
-/// changing it while another pass multiplies made results depend on timing.)
+/// Key columns of a transposed head block: a multiple of 32, as the product kernels read 32 at a time.
 @inline(__always)
-private func headRange(_ n: Int, _ body: (Range<Int>) -> Void) { if n > 0 { body(0..<n) } }
+private func paddedKeys(_ keyLength: Int) -> Int { (keyLength + 31) / 32 * 32 }
+
+/// The causal key offset the product kernels may use for pattern `P` `[Tq, Tk]`: `queryOffset` when
+/// every query puts weight 0 on the keys after its position (always, unless a hook edited the pattern),
+/// else `Tk` (every key counts), so an edited pattern multiplies exactly as TransformerLens' `pattern @ v`.
+private func keyOffset(_ P: UnsafePointer<Float>, _ g: AttentionGeometry) -> Int {
+    let (Tq, Tk) = (g.queryLength, g.keyLength)
+    for i in 0..<Tq {
+        let first = g.queryOffset + i + 1
+        if first < Tk { for j in first..<Tk where P[i * Tk + j] != 0 { return Tk } }
+    }
+    return g.queryOffset
+}

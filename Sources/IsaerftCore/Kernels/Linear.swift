@@ -22,7 +22,8 @@ public func fillRows(_ x: inout Tensor, with row: Tensor) {
     let (rows, cols) = x.matrixShape
     precondition(row.count == cols, "fillRows: row \(row.shape) for rows of \(cols)")
     row.withUnsafeBufferPointer { pr in x.withUnsafeMutableBufferPointer { px in
-        for r in 0..<rows { (px.baseAddress! + r * cols).update(from: pr.baseAddress!, count: cols) }
+        let pr = pr.baseAddress!, px = px.baseAddress!
+        Parallel.forEach(rows, costPerItem: cols) { rs in for r in rs { (px + r * cols).update(from: pr, count: cols) } }
     } }
 }
 

@@ -1,0 +1,154 @@
+/* Attention head products: one (batch, head) at a time, single-threaded, so the Swift side can run
+ * heads on both cores at once (OpenBLAS 0.3.21 has only a process-wide thread count). Causal rows
+ * only compute the keys a block of 4 query rows can see; register blocks of 4 rows x 32 columns
+ * (8 independent accumulators) via clang/GCC vector extensions, which lower to AVX-512, AVX2 or
+ * SSE per target_clones clone. */
+#include "ckernels.h"
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__clang__) && defined(__linux__)
+#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CLONES
+#endif
+
+typedef float v16 __attribute__((vector_size(64)));
+typedef float v16u __attribute__((vector_size(64), aligned(4)));
+
+/* Macros, not functions: a 64-byte vector argument would change the ABI of the non-AVX-512 clones. */
+#define load16(p) (*(const v16u *)(p))
+#define store16(p, v) (*(v16u *)(p) = (v))
+
+/* Keys visible to rows [i0, i0 + rows): j < min(Tk, offset + i0 + rows). */
+static inline ptrdiff_t block_end(ptrdiff_t i0, ptrdiff_t rows, ptrdiff_t Tk, ptrdiff_t offset) {
+    ptrdiff_t e = offset + i0 + rows;
+    return e < Tk ? e : Tk;
+}
+
+void isa_transpose_pad(float *bt, ptrdiff_t ldbt, const float *b, ptrdiff_t ldb, ptrdiff_t T, ptrdiff_t D) {
+    for (ptrdiff_t j = 0; j < T; j++) {
+        const float *row = b + j * ldb;
+        for (ptrdiff_t d = 0; d < D; d++) bt[d * ldbt + j] = row[d];
+    }
+    for (ptrdiff_t d = 0; d < D; d++)
+        for (ptrdiff_t j = T; j < ldbt; j++) bt[d * ldbt + j] = 0.0f;
+}
+
+CLONES void isa_attn_scores(float *s, ptrdiff_t lds, const float *a, ptrdiff_t lda, const float *bt, ptrdiff_t ldbt,
+                            ptrdiff_t Tq, ptrdiff_t Tk, ptrdiff_t D, ptrdiff_t offset, float alpha, int accumulate,
+                            float fill) {
+    for (ptrdiff_t i0 = 0; i0 < Tq; i0 += 4) {
+        ptrdiff_t rows = Tq - i0 < 4 ? Tq - i0 : 4;
+        ptrdiff_t jend = block_end(i0, rows, Tk, offset);
+        /* Rows past the end repeat the last row (computed, never stored). */
+        const float *a0 = a + i0 * lda;
+        const float *a1 = a + (i0 + (rows > 1 ? 1 : 0)) * lda;
+        const float *a2 = a + (i0 + (rows > 2 ? 2 : rows - 1)) * lda;
+        const float *a3 = a + (i0 + (rows > 3 ? 3 : rows - 1)) * lda;
+        for (ptrdiff_t jc = 0; jc < jend; jc += 32) {
+            v16 c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0}, c30 = {0}, c31 = {0};
+            const float *col = bt + jc;
+            for (ptrdiff_t d = 0; d < D; d++) {
+                v16 k0 = load16(col + d * ldbt), k1 = load16(col + d * ldbt + 16);
+                float x0 = a0[d], x1 = a1[d], x2 = a2[d], x3 = a3[d];
+                c00 += x0 * k0; c01 += x0 * k1;
+                c10 += x1 * k0; c11 += x1 * k1;
+                c20 += x2 * k0; c21 += x2 * k1;
+                c30 += x3 * k0; c31 += x3 * k1;
+            }
+            v16 acc[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
+            ptrdiff_t w = jend - jc < 32 ? jend - jc : 32;
+            for (ptrdiff_t r = 0; r < rows; r++) {
+                float *out = s + (i0 + r) * lds + jc;
+                float tmp[32];
+                store16(tmp, alpha * acc[r][0]);
+                store16(tmp + 16, alpha * acc[r][1]);
+                if (accumulate) for (ptrdiff_t j = 0; j < w; j++) out[j] += tmp[j];
+                else memcpy(out, tmp, (size_t)w * sizeof(float));
+            }
+        }
+        if (!accumulate)
+            for (ptrdiff_t r = 0; r < rows; r++)
+                for (ptrdiff_t j = jend; j < Tk; j++) s[(i0 + r) * lds + j] = fill;
+    }
+}
+
+CLONES void isa_attn_apply(float *z, ptrdiff_t ldz, const float *p, ptrdiff_t ldp, const float *v, ptrdiff_t ldv,
+                           ptrdiff_t Tq, ptrdiff_t Tk, ptrdiff_t D, ptrdiff_t offset, float alpha, int accumulate) {
+    for (ptrdiff_t i0 = 0; i0 < Tq; i0 += 4) {
+        ptrdiff_t rows = Tq - i0 < 4 ? Tq - i0 : 4;
+        ptrdiff_t jend = block_end(i0, rows, Tk, offset);
+        const float *p0 = p + i0 * ldp;
+        const float *p1 = p + (i0 + (rows > 1 ? 1 : 0)) * ldp;
+        const float *p2 = p + (i0 + (rows > 2 ? 2 : rows - 1)) * ldp;
+        const float *p3 = p + (i0 + (rows > 3 ? 3 : rows - 1)) * ldp;
+        ptrdiff_t dc = 0;
+        for (; dc + 32 <= D; dc += 32) {
+            v16 c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0}, c30 = {0}, c31 = {0};
+            for (ptrdiff_t j = 0; j < jend; j++) {
+                v16 v0 = load16(v + j * ldv + dc), v1 = load16(v + j * ldv + dc + 16);
+                float x0 = p0[j], x1 = p1[j], x2 = p2[j], x3 = p3[j];
+                c00 += x0 * v0; c01 += x0 * v1;
+                c10 += x1 * v0; c11 += x1 * v1;
+                c20 += x2 * v0; c21 += x2 * v1;
+                c30 += x3 * v0; c31 += x3 * v1;
+            }
+            v16 acc[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
+            for (ptrdiff_t r = 0; r < rows; r++) {
+                float *out = z + (i0 + r) * ldz + dc;
+                if (accumulate) {
+                    store16(out, load16(out) + alpha * acc[r][0]);
+                    store16(out + 16, load16(out + 16) + alpha * acc[r][1]);
+                } else {
+                    store16(out, alpha * acc[r][0]);
+                    store16(out + 16, alpha * acc[r][1]);
+                }
+            }
+        }
+        for (; dc < D; dc++) {   /* head sizes that are not a multiple of 32 */
+            for (ptrdiff_t r = 0; r < rows; r++) {
+                const float *pr = p + (i0 + r) * ldp;
+                float sum = 0.0f;
+                for (ptrdiff_t j = 0; j < jend; j++) sum += pr[j] * v[j * ldv + dc];
+                float *out = z + (i0 + r) * ldz + dc;
+                *out = accumulate ? *out + alpha * sum : alpha * sum;
+            }
+        }
+    }
+}
+
+CLONES void isa_attn_apply_t(float *out, ptrdiff_t ldo, const float *p, ptrdiff_t ldp, const float *x, ptrdiff_t ldx,
+                             ptrdiff_t Tq, ptrdiff_t Tk, ptrdiff_t D, ptrdiff_t offset, float alpha) {
+    for (ptrdiff_t j0 = 0; j0 < Tk; j0 += 4) {
+        ptrdiff_t cols = Tk - j0 < 4 ? Tk - j0 : 4;
+        /* Query rows that can see key j0 (and so any key of the block): i + offset >= j0. */
+        ptrdiff_t istart = j0 - offset > 0 ? j0 - offset : 0;
+        ptrdiff_t j1 = j0 + (cols > 1 ? 1 : 0), j2 = j0 + (cols > 2 ? 2 : cols - 1), j3 = j0 + (cols > 3 ? 3 : cols - 1);
+        ptrdiff_t dc = 0;
+        for (; dc + 32 <= D; dc += 32) {
+            v16 c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0}, c30 = {0}, c31 = {0};
+            for (ptrdiff_t i = istart; i < Tq; i++) {
+                v16 x0v = load16(x + i * ldx + dc), x1v = load16(x + i * ldx + dc + 16);
+                const float *pr = p + i * ldp;
+                float w0 = pr[j0], w1 = pr[j1], w2 = pr[j2], w3 = pr[j3];
+                c00 += w0 * x0v; c01 += w0 * x1v;
+                c10 += w1 * x0v; c11 += w1 * x1v;
+                c20 += w2 * x0v; c21 += w2 * x1v;
+                c30 += w3 * x0v; c31 += w3 * x1v;
+            }
+            v16 acc[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
+            for (ptrdiff_t c = 0; c < cols; c++) {
+                float *o = out + (j0 + c) * ldo + dc;
+                store16(o, load16(o) + alpha * acc[c][0]);
+                store16(o + 16, load16(o + 16) + alpha * acc[c][1]);
+            }
+        }
+        for (; dc < D; dc++) {
+            for (ptrdiff_t c = 0; c < cols; c++) {
+                float sum = 0.0f;
+                for (ptrdiff_t i = istart; i < Tq; i++) sum += p[i * ldp + j0 + c] * x[i * ldx + dc];
+                out[(j0 + c) * ldo + dc] += alpha * sum;
+            }
+        }
+    }
+}
