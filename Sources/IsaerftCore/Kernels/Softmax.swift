@@ -25,8 +25,7 @@ public func logSoftmaxForward(out: inout Tensor, x: Tensor) {
 /// log Σ exp(row[i]) in Double after shifting by the maximum.
 @inlinable
 public func logSumExp(_ row: UnsafePointer<Float>, _ v: Int) -> Double {
-    var m = -Float.infinity
-    for i in 0..<v { m = max(m, row[i]) }
+    let m = isa_max_nan(row, v)   // vectorised; a NaN makes the result NaN, as the sum would anyway
     if m == -.infinity { return -.infinity }
     let s = isa_sum_exp(row, v, m)
     return Double(m) + log(s)
