@@ -32,8 +32,10 @@ public enum BLAS {
                beta: beta, c: c, ldc: ldc)
         #else
         _ = singleThreadedOpenBLAS
+        // A matrix-vector product (m == 1) is bound by reading b, and two workers read faster than
+        // one well below the size where a product's own work pays for the hand-off.
         let work = m * n * k
-        guard Parallel.coreCount > 1, work >= 1 << 21, !Parallel.isInsideChunk else {
+        guard Parallel.coreCount > 1, work >= (m == 1 ? 1 << 17 : 1 << 21), !Parallel.isInsideChunk else {
             single(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
                    beta: beta, c: c, ldc: ldc)
             return

@@ -1,11 +1,10 @@
 import CKernels
-import Dispatch
 
-/// How many worker chunks the element-wise kernels split their rows into.
-/// Read once; BLAS has its own thread pool (OpenBLAS pthreads) and is never called from these chunks
-/// with large shapes, so the two pools do not oversubscribe the cores.
+/// The one pool of threads for the kernels and the split BLAS products (`BLAS.gemm`; OpenBLAS itself
+/// runs single-threaded). Chunks run on the caller and on `coreCount − 1` workers that spin briefly
+/// between jobs (`CKernels/pool.c`).
 public enum Parallel {
-    /// Worker count for element-wise kernels: `ISAERFT_THREADS` when set, else the active cores.
+    /// Worker count: `ISAERFT_THREADS` when set, else the active cores.
     public static let coreCount: Int = {
         if let v = ProcessInfo.processInfo.environment["ISAERFT_THREADS"], let n = Int(v), n > 0 { return n }
         return max(1, ProcessInfoShim.activeProcessorCount)
@@ -25,16 +24,24 @@ public enum Parallel {
         }
         withoutActuallyEscaping(body) { escapable in
             // The chunks write disjoint rows; the caller's closure is not Sendable by type only.
-            nonisolated(unsafe) let work = escapable
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                let lo = n * c / chunks, hi = n * (c + 1) / chunks
-                guard lo < hi else { return }
-                isa_parallel_depth_add(1)
-                work(lo..<hi)
-                isa_parallel_depth_add(-1)
+            var job = ChunkJob(body: escapable, n: n, chunks: chunks)
+            withUnsafeMutablePointer(to: &job) { ptr in
+                isa_pool_run(chunks, Int32(coreCount - 1), { ctx, c in
+                    let job = ctx!.assumingMemoryBound(to: ChunkJob.self)
+                    let n = job.pointee.n, chunks = job.pointee.chunks
+                    let lo = n * c / chunks, hi = n * (c + 1) / chunks
+                    if lo < hi { job.pointee.body(lo..<hi) }
+                }, ptr)
             }
         }
     }
+}
+
+/// One `forEach` call as the C pool sees it.
+private struct ChunkJob {
+    let body: (Range<Int>) -> Void
+    let n: Int
+    let chunks: Int
 }
 
 import Foundation

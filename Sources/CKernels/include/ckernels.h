@@ -48,6 +48,10 @@ void isa_attn_apply_t(float *out, ptrdiff_t ldo, const float *p, ptrdiff_t ldp, 
 float isa_max_nan(const float *x, ptrdiff_t n);
 /* x[i] *= s. */
 void isa_scale_inplace(float *x, ptrdiff_t n, float s);
+/* Runs fn(ctx, c) for c in [0, chunks) on the caller and up to `workers` pool threads (pool.c); returns
+ * when all are done. Chunks run with the parallel depth raised, so nested calls run serially. */
+typedef void (*isa_chunk_fn)(void *ctx, long chunk);
+void isa_pool_run(long chunks, int workers, isa_chunk_fn fn, void *ctx);
 /* The calling thread's count of enclosing parallel chunks, after adding delta (0 reads it). */
 int isa_parallel_depth_add(int delta);
 #endif
