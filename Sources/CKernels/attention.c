@@ -1,8 +1,7 @@
-/* Attention head products: one (batch, head) at a time, single-threaded, so the Swift side can run
- * heads on both cores at once (OpenBLAS 0.3.21 has only a process-wide thread count). Causal rows
- * only compute the keys a block of 4 query rows can see; register blocks of 4 rows x 32 columns
- * (8 independent accumulators) via clang/GCC vector extensions, which lower to AVX-512, AVX2 or
- * SSE per target_clones clone. */
+/* Attention head products, one (batch, head) per call on the calling thread, so the Swift side runs
+ * heads in parallel on the Parallel pool. Causal rows only compute the keys a block of 4 query rows
+ * can see. Register blocks of 4 rows x 32 columns use clang/GCC vector extensions, which lower to
+ * AVX-512, AVX2 or SSE in the target_clones clones. */
 #include "ckernels.h"
 #include <string.h>
 
@@ -18,6 +17,14 @@ typedef float v16u __attribute__((vector_size(64), aligned(4)));
 /* Macros, not functions: a 64-byte vector argument would change the ABI of the non-AVX-512 clones. */
 #define load16(p) (*(const v16u *)(p))
 #define store16(p, v) (*(v16u *)(p) = (v))
+
+/* The 4 x 32 register block shared by the three products: c<r><h> += x_r * b_h for rows r < 4 and
+   16-wide halves h < 2 (8 independent accumulators keep both FMA units busy). */
+#define BLOCK_ZERO v16 c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0}, c30 = {0}, c31 = {0}
+#define BLOCK_UPDATE(x0, x1, x2, x3, b0, b1) do { \
+        c00 += (x0) * (b0); c01 += (x0) * (b1); c10 += (x1) * (b0); c11 += (x1) * (b1); \
+        c20 += (x2) * (b0); c21 += (x2) * (b1); c30 += (x3) * (b0); c31 += (x3) * (b1); } while (0)
+#define BLOCK_ROWS v16 acc[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}}
 
 /* Keys visible to rows [i0, i0 + rows): j < min(Tk, offset + i0 + rows). */
 static inline ptrdiff_t block_end(ptrdiff_t i0, ptrdiff_t rows, ptrdiff_t Tk, ptrdiff_t offset) {
@@ -46,17 +53,11 @@ CLONES void isa_attn_scores(float *s, ptrdiff_t lds, const float *a, ptrdiff_t l
         const float *a2 = a + (i0 + (rows > 2 ? 2 : rows - 1)) * lda;
         const float *a3 = a + (i0 + (rows > 3 ? 3 : rows - 1)) * lda;
         for (ptrdiff_t jc = 0; jc < jend; jc += 32) {
-            v16 c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0}, c30 = {0}, c31 = {0};
+            BLOCK_ZERO;
             const float *col = bt + jc;
-            for (ptrdiff_t d = 0; d < D; d++) {
-                v16 k0 = load16(col + d * ldbt), k1 = load16(col + d * ldbt + 16);
-                float x0 = a0[d], x1 = a1[d], x2 = a2[d], x3 = a3[d];
-                c00 += x0 * k0; c01 += x0 * k1;
-                c10 += x1 * k0; c11 += x1 * k1;
-                c20 += x2 * k0; c21 += x2 * k1;
-                c30 += x3 * k0; c31 += x3 * k1;
-            }
-            v16 acc[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
+            for (ptrdiff_t d = 0; d < D; d++)
+                BLOCK_UPDATE(a0[d], a1[d], a2[d], a3[d], load16(col + d * ldbt), load16(col + d * ldbt + 16));
+            BLOCK_ROWS;
             ptrdiff_t w = jend - jc < 32 ? jend - jc : 32;
             for (ptrdiff_t r = 0; r < rows; r++) {
                 float *out = s + (i0 + r) * lds + jc;
@@ -84,16 +85,10 @@ CLONES void isa_attn_apply(float *z, ptrdiff_t ldz, const float *p, ptrdiff_t ld
         const float *p3 = p + (i0 + (rows > 3 ? 3 : rows - 1)) * ldp;
         ptrdiff_t dc = 0;
         for (; dc + 32 <= D; dc += 32) {
-            v16 c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0}, c30 = {0}, c31 = {0};
-            for (ptrdiff_t j = 0; j < jend; j++) {
-                v16 v0 = load16(v + j * ldv + dc), v1 = load16(v + j * ldv + dc + 16);
-                float x0 = p0[j], x1 = p1[j], x2 = p2[j], x3 = p3[j];
-                c00 += x0 * v0; c01 += x0 * v1;
-                c10 += x1 * v0; c11 += x1 * v1;
-                c20 += x2 * v0; c21 += x2 * v1;
-                c30 += x3 * v0; c31 += x3 * v1;
-            }
-            v16 acc[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
+            BLOCK_ZERO;
+            for (ptrdiff_t j = 0; j < jend; j++)
+                BLOCK_UPDATE(p0[j], p1[j], p2[j], p3[j], load16(v + j * ldv + dc), load16(v + j * ldv + dc + 16));
+            BLOCK_ROWS;
             for (ptrdiff_t r = 0; r < rows; r++) {
                 float *out = z + (i0 + r) * ldz + dc;
                 if (accumulate) {
@@ -126,17 +121,12 @@ CLONES void isa_attn_apply_t(float *out, ptrdiff_t ldo, const float *p, ptrdiff_
         ptrdiff_t j1 = j0 + (cols > 1 ? 1 : 0), j2 = j0 + (cols > 2 ? 2 : cols - 1), j3 = j0 + (cols > 3 ? 3 : cols - 1);
         ptrdiff_t dc = 0;
         for (; dc + 32 <= D; dc += 32) {
-            v16 c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0}, c30 = {0}, c31 = {0};
+            BLOCK_ZERO;
             for (ptrdiff_t i = istart; i < Tq; i++) {
-                v16 x0v = load16(x + i * ldx + dc), x1v = load16(x + i * ldx + dc + 16);
                 const float *pr = p + i * ldp;
-                float w0 = pr[j0], w1 = pr[j1], w2 = pr[j2], w3 = pr[j3];
-                c00 += w0 * x0v; c01 += w0 * x1v;
-                c10 += w1 * x0v; c11 += w1 * x1v;
-                c20 += w2 * x0v; c21 += w2 * x1v;
-                c30 += w3 * x0v; c31 += w3 * x1v;
+                BLOCK_UPDATE(pr[j0], pr[j1], pr[j2], pr[j3], load16(x + i * ldx + dc), load16(x + i * ldx + dc + 16));
             }
-            v16 acc[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
+            BLOCK_ROWS;
             for (ptrdiff_t c = 0; c < cols; c++) {
                 float *o = out + (j0 + c) * ldo + dc;
                 store16(o, load16(o) + alpha * acc[c][0]);

@@ -125,13 +125,16 @@ struct TrainSAECommand: AsyncParsableCommand {
             let dIn = store.dIn
             let totalSteps = max(1, tokens / batchSize)
             let outputURL = URL(fileURLWithPath: (output as NSString).expandingTildeInPath)
+            // With --resume the checkpoint restores the scale and b_dec; with --resume and no checkpoint
+            // yet (the main job always passes it) this is a fresh start and needs both estimates.
+            let resuming = resume && !CheckpointStore(directory: outputURL.appendingPathComponent(SAETrainerFiles.checkpoints)).steps().isEmpty
             var scale: Double? = nil
-            if normalizeActivations == "expected_average_only_in" && !resume {
+            if normalizeActivations == "expected_average_only_in" && !resuming {
                 line.message("estimating the activation norm over \(normEstimateBatches) batches…")
                 scale = try store.estimateNormScalingFactor(batches: normEstimateBatches)
             }
             var bDec: [Float]? = nil
-            if bDecInit == "mean" && !resume {
+            if bDecInit == "mean" && !resuming {
                 line.message("estimating the mean activation over \(normEstimateBatches) batches…")
                 bDec = try store.estimateMean(batches: normEstimateBatches, scale: scale)
             }

@@ -136,21 +136,32 @@ struct MainJobTinyTests {
         for (x, y) in zip(ra, rb) { #expect(x["step"] as? Int == y["step"] as? Int && x["loss"] as? Double == y["loss"] as? Double) }
     }
 
-    @Test("kill -9 during train-sae, then --resume: sae_weights.safetensors bit-identical to an uninterrupted run")
+    @Test("kill -9 during train-sae, then --resume: sae_weights.safetensors bit-identical to an uninterrupted run; --resume on a fresh folder still estimates the norm scale")
     func killAndResumeSAE() throws {
         let dir = try CLI.temporaryFolder()
         let model = try helper.tinyModel().path
         let corpus = dir.appendingPathComponent("corpus.jsonl")
         let text = try String(contentsOf: SharedData.repositoryRoot.appendingPathComponent("data/preferences/train.jsonl"), encoding: .utf8)
         try text.write(to: corpus, atomically: true, encoding: .utf8)   // JSONL; the "chosen" field is the text
+        // Every run passes --resume, as the main job does: on a fresh folder it is a fresh start, which must
+        // still estimate the activation norm scale and the mean b_dec (it once skipped both).
         func args(_ out: URL) -> [String] {
             ["train-sae", "--model", model, "--hook", "blocks.0.hook_resid_post", "--dataset", corpus.path, "--text-field", "chosen",
              "--architecture", "topk", "--d-sae", "128", "--k", "8", "--batch-size", "128", "--context-size", "32",
-             "--tokens", "16384", "--checkpoint-every", "2048", "--eval-contexts", "2", "--output", out.path]
+             "--normalize-activations", "expected_average_only_in",
+             "--tokens", "16384", "--checkpoint-every", "2048", "--eval-contexts", "2", "--output", out.path, "--resume"]
         }
-        let (a, b) = try straightAndResumed(in: dir, args)
+        let a = dir.appendingPathComponent("a"), b = dir.appendingPathComponent("b")
+        let straight = try CLI.run(args(a))
+        #expect(straight.status == 0, "\(straight.stderr)")
+        try killAfterFirstCheckpoint(args(b), output: b)
+        let resumed = try CLI.run(args(b))
+        #expect(resumed.status == 0, "\(resumed.stderr)")
         for f in ["sae_weights.safetensors", "sparsity.safetensors"] {
             #expect(try bytes(a.appendingPathComponent(f)) == bytes(b.appendingPathComponent(f)), "\(f) differs after kill -9 and --resume")
         }
+        let config = try helper.json(String(decoding: try bytes(a.appendingPathComponent("training_config.json")), as: UTF8.self))
+        let scale = (config["trainer"] as? [String: Any])?["norm_scaling_factor"] as? Double
+        #expect(scale.map { $0 > 0 && $0.isFinite } == true, "norm_scaling_factor recorded: \(String(describing: scale))")
     }
 }
