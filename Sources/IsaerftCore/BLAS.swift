@@ -17,7 +17,8 @@ public enum BLAS {
     /// threads. (With OpenBLAS's own pool, its idle workers spin for a while after each product and
     /// took a third of the cores from the element-wise kernels that follow: measured 30–40% slower
     /// attention and GELU in a GPT-2 forward.) Each block is one single-threaded product with the
-    /// same blocking, so results do not depend on the split.
+    /// same blocking, so results equal one unsplit call bit for bit, except OpenBLAS's transposed
+    /// matrix-vector kernel (`m == 1`, `b` not transposed), whose sums round differently (≤ 1e-6 relative).
     public static func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                             alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                             b: UnsafePointer<Float>, ldb: Int,
