@@ -142,3 +142,13 @@ CLONES void isa_attn_apply_t(float *out, ptrdiff_t ldo, const float *p, ptrdiff_
         }
     }
 }
+
+CLONES int isa_weights_after_diagonal(const float *p, ptrdiff_t Tq, ptrdiff_t Tk, ptrdiff_t offset) {
+    for (ptrdiff_t i = 0; i < Tq; i++) {
+        const float *row = p + i * Tk;
+        int any = 0;
+        for (ptrdiff_t j = offset + i + 1; j < Tk; j++) any |= row[j] != 0.0f;   /* NaN != 0 too */
+        if (any) return 1;
+    }
+    return 0;
+}

@@ -44,8 +44,13 @@ void isa_attn_apply(float *z, ptrdiff_t ldz, const float *p, ptrdiff_t ldp, cons
 /* out[j][d] += alpha * sum_i p[i][j] x[i][d] over the rows that see key j (p^T x; p as for isa_attn_apply). */
 void isa_attn_apply_t(float *out, ptrdiff_t ldo, const float *p, ptrdiff_t ldp, const float *x, ptrdiff_t ldx,
                       ptrdiff_t Tq, ptrdiff_t Tk, ptrdiff_t D, ptrdiff_t offset, float alpha);
+/* Whether p [Tq][Tk] has a nonzero (or NaN) entry after some row's last visible key (j > offset + i). */
+int isa_weights_after_diagonal(const float *p, ptrdiff_t Tq, ptrdiff_t Tk, ptrdiff_t offset);
 /* Largest of x[0..<n], NaN if any is NaN (-inf for n == 0). */
 float isa_max_nan(const float *x, ptrdiff_t n);
+/* Softmax of each row i of s [Tq][Tk] over keys j <= offset + i (the rest set to 0); an all -inf row
+ * becomes 0 and a NaN makes its row NaN. */
+void isa_softmax_causal_rows(float *s, ptrdiff_t Tq, ptrdiff_t Tk, ptrdiff_t offset);
 /* x[i] *= s. */
 void isa_scale_inplace(float *x, ptrdiff_t n, float s);
 /* Runs fn(ctx, c) for c in [0, chunks) on the caller and up to `workers` pool threads (pool.c); returns

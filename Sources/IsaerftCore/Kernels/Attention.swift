@@ -77,7 +77,11 @@ public func attentionProbsForward(probs: inout Tensor, scores: inout Tensor?, q:
                 let s = pp + item * Tq * Tk
                 isa_attn_scores(s, Tk, pq + b * Tq * H * D + h * D, H * D, kt, ldbt, Tq, Tk, D, g.queryOffset,
                                 g.scale, 0, -.infinity)
-                for i in 0..<Tq { softmaxRow(s + i * Tk, i: i, b: b, keyMask: keyMask, g: g) }
+                if keyMask == nil && g.window == nil && g.softcap == nil {
+                    isa_softmax_causal_rows(s, Tq, Tk, g.queryOffset)   // plain causal rows, in one call
+                } else {
+                    for i in 0..<Tq { softmaxRow(s + i * Tk, i: i, b: b, keyMask: keyMask, g: g) }
+                }
             }
         }
     } } }
@@ -97,19 +101,11 @@ public func attentionProbsForward(probs: inout Tensor, scores: inout Tensor?, q:
     }
 }
 
+/// Softmax of one pattern row with padding, a window or a soft-cap (plain causal rows use
+/// `isa_softmax_causal_rows`).
 @inline(__always)
 private func softmaxRow(_ s: UnsafeMutablePointer<Float>, i: Int, b: Int, keyMask: [Bool]?, g: AttentionGeometry) {
     let Tk = g.keyLength
-    if keyMask == nil && g.window == nil && g.softcap == nil {
-        // Plain causal row: keys 0...query position.
-        let n = min(Tk, g.queryOffset + i + 1)
-        let m = isa_max_nan(s, n)
-        if m == -.infinity { s.update(repeating: 0, count: Tk); return }
-        let sum = isa_exp_shifted_sum(s, n, m)
-        isa_scale_inplace(s, n, 1 / sum)
-        if n < Tk { (s + n).update(repeating: 0, count: Tk - n) }
-        return
-    }
     var m = -Float.infinity
     for j in 0..<Tk {
         if g.visible(i, j, b, keyMask) {
@@ -221,10 +217,5 @@ private func paddedKeys(_ keyLength: Int) -> Int { (keyLength + 31) / 32 * 32 }
 /// every query puts weight 0 on the keys after its position (always, unless a hook edited the pattern),
 /// else `Tk` (every key counts), so an edited pattern multiplies exactly as TransformerLens' `pattern @ v`.
 private func keyOffset(_ P: UnsafePointer<Float>, _ g: AttentionGeometry) -> Int {
-    let (Tq, Tk) = (g.queryLength, g.keyLength)
-    for i in 0..<Tq {
-        let first = g.queryOffset + i + 1
-        if first < Tk { for j in first..<Tk where P[i * Tk + j] != 0 { return Tk } }
-    }
-    return g.queryOffset
+    isa_weights_after_diagonal(P, g.queryLength, g.keyLength, g.queryOffset) != 0 ? g.keyLength : g.queryOffset
 }
