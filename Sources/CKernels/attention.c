@@ -26,6 +26,12 @@ typedef float v16u __attribute__((vector_size(64), aligned(4)));
         c20 += (x2) * (b0); c21 += (x2) * (b1); c30 += (x3) * (b0); c31 += (x3) * (b1); } while (0)
 #define BLOCK_ROWS v16 acc[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}}
 
+/* Row i0 + r of a matrix, or its last row (i0 + rows - 1) when r is past the block's end: the register
+   block always has 4 rows, and the extra ones are computed but never stored. */
+static inline const float *block_row(const float *base, ptrdiff_t ld, ptrdiff_t i0, ptrdiff_t r, ptrdiff_t rows) {
+    return base + (i0 + (r < rows ? r : rows - 1)) * ld;
+}
+
 /* Keys visible to rows [i0, i0 + rows): j < min(Tk, offset + i0 + rows). */
 static inline ptrdiff_t block_end(ptrdiff_t i0, ptrdiff_t rows, ptrdiff_t Tk, ptrdiff_t offset) {
     ptrdiff_t e = offset + i0 + rows;
@@ -47,11 +53,8 @@ CLONES void isa_attn_scores(float *s, ptrdiff_t lds, const float *a, ptrdiff_t l
     for (ptrdiff_t i0 = 0; i0 < Tq; i0 += 4) {
         ptrdiff_t rows = Tq - i0 < 4 ? Tq - i0 : 4;
         ptrdiff_t jend = block_end(i0, rows, Tk, offset);
-        /* Rows past the end repeat the last row (computed, never stored). */
-        const float *a0 = a + i0 * lda;
-        const float *a1 = a + (i0 + (rows > 1 ? 1 : 0)) * lda;
-        const float *a2 = a + (i0 + (rows > 2 ? 2 : rows - 1)) * lda;
-        const float *a3 = a + (i0 + (rows > 3 ? 3 : rows - 1)) * lda;
+        const float *a0 = block_row(a, lda, i0, 0, rows), *a1 = block_row(a, lda, i0, 1, rows);
+        const float *a2 = block_row(a, lda, i0, 2, rows), *a3 = block_row(a, lda, i0, 3, rows);
         for (ptrdiff_t jc = 0; jc < jend; jc += 32) {
             BLOCK_ZERO;
             const float *col = bt + jc;
@@ -79,10 +82,8 @@ CLONES void isa_attn_apply(float *z, ptrdiff_t ldz, const float *p, ptrdiff_t ld
     for (ptrdiff_t i0 = 0; i0 < Tq; i0 += 4) {
         ptrdiff_t rows = Tq - i0 < 4 ? Tq - i0 : 4;
         ptrdiff_t jend = block_end(i0, rows, Tk, offset);
-        const float *p0 = p + i0 * ldp;
-        const float *p1 = p + (i0 + (rows > 1 ? 1 : 0)) * ldp;
-        const float *p2 = p + (i0 + (rows > 2 ? 2 : rows - 1)) * ldp;
-        const float *p3 = p + (i0 + (rows > 3 ? 3 : rows - 1)) * ldp;
+        const float *p0 = block_row(p, ldp, i0, 0, rows), *p1 = block_row(p, ldp, i0, 1, rows);
+        const float *p2 = block_row(p, ldp, i0, 2, rows), *p3 = block_row(p, ldp, i0, 3, rows);
         ptrdiff_t dc = 0;
         for (; dc + 32 <= D; dc += 32) {
             BLOCK_ZERO;
