@@ -127,7 +127,7 @@ struct TrainSAECommand: AsyncParsableCommand {
             let outputURL = URL(fileURLWithPath: (output as NSString).expandingTildeInPath)
             // With --resume the checkpoint restores the scale and b_dec; with --resume and no checkpoint
             // yet (the main job always passes it) this is a fresh start and needs both estimates.
-            let resuming = resume && !CheckpointStore(directory: outputURL.appendingPathComponent(SAETrainerFiles.checkpoints)).steps().isEmpty
+            let resuming = resume && !SAETrainerFiles.checkpointStore(in: outputURL).steps().isEmpty
             var scale: Double? = nil
             if normalizeActivations == "expected_average_only_in" && !resuming {
                 line.message("estimating the activation norm over \(normEstimateBatches) batches…")

@@ -62,6 +62,7 @@ public func attentionProbsForward(probs: inout Tensor, scores: inout Tensor?, q:
     let wantScores = scores != nil
     if wantScores && scores!.count != probs.count { scores = Tensor(shape: g.probsShape) }
     let ldbt = paddedKeys(Tk)
+    let plainCausal = keyMask == nil && g.window == nil && g.softcap == nil
     q.withUnsafeBufferPointer { pq in k.withUnsafeBufferPointer { pk in probs.withUnsafeMutableBufferPointer { pp in
         let pp = pp.baseAddress!, pq = pq.baseAddress!, pk = pk.baseAddress!
         Parallel.forEach(B * H, costPerItem: Tq * Tk * D) { items in
@@ -77,8 +78,8 @@ public func attentionProbsForward(probs: inout Tensor, scores: inout Tensor?, q:
                 let s = pp + item * Tq * Tk
                 isa_attn_scores(s, Tk, pq + b * Tq * H * D + h * D, H * D, kt, ldbt, Tq, Tk, D, g.queryOffset,
                                 g.scale, 0, -.infinity)
-                if keyMask == nil && g.window == nil && g.softcap == nil {
-                    isa_softmax_causal_rows(s, Tq, Tk, g.queryOffset)   // plain causal rows, in one call
+                if plainCausal {
+                    isa_softmax_causal_rows(s, Tq, Tk, g.queryOffset)   // all rows of the head in one call
                 } else {
                     for i in 0..<Tq { softmaxRow(s + i * Tk, i: i, b: b, keyMask: keyMask, g: g) }
                 }

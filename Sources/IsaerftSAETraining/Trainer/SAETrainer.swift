@@ -27,7 +27,7 @@ public final class SAETrainer<SAE: TrainableSAE> {
     public let runConfig: JSONValue
 
     public var checkpoints: CheckpointStore {
-        CheckpointStore(directory: outputDirectory.appendingPathComponent(SAETrainerFiles.checkpoints), keep: options.keepCheckpoints)
+        SAETrainerFiles.checkpointStore(in: outputDirectory, keep: options.keepCheckpoints)
     }
 
     public var totalSteps: Int { max(1, options.trainingTokens / store.options.batchSize) }

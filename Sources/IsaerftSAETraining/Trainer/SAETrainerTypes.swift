@@ -1,4 +1,5 @@
 import Foundation
+import IsaerftRuns
 import IsaerftSAE
 
 /// Settings of the SAE training loop (the SAE's own hyper-parameters live in the SAE).
@@ -43,6 +44,11 @@ public enum SAETrainerFiles {
     public static let records = "records.jsonl"
     public static let trainingConfig = "training_config.json"
     public static let checkpoints = "checkpoints"
+
+    /// The checkpoints of the run writing to `output` (`output/checkpoints/`).
+    public static func checkpointStore(in output: URL, keep: Int = 2) -> CheckpointStore {
+        CheckpointStore(directory: output.appendingPathComponent(checkpoints), keep: keep)
+    }
 }
 
 /// One step's numbers for a live display.
